@@ -1,0 +1,26 @@
+"""The JSON API at /api/v1/: every domain app's router, one auth, one error format."""
+
+from ninja import NinjaAPI
+
+from moulin.accounts.api import BearerToken
+from moulin.accounts.api import router as accounts_router
+from moulin.core.api import TokenRateLimit, install_error_handlers
+
+api = NinjaAPI(
+    title="Moulin API",
+    version="1",
+    description=(
+        "Moulin's JSON API. Authenticate with a personal API token "
+        "(`Authorization: Bearer <token>`), created under *My account → API tokens* or with "
+        "`python manage.py create_api_token --email EMAIL`. Lists use cursor pagination: pass "
+        "the `next_cursor` of a page as `cursor` to get the next one. Every error has the same "
+        "shape: `{status, code, message, errors: [{field, message}]}`. Each token may send "
+        "`API_RATE_LIMIT_PER_MINUTE` requests a minute; beyond that the API answers 429 with "
+        "a `Retry-After` header."
+    ),
+    auth=BearerToken(),
+    throttle=TokenRateLimit(),
+    urls_namespace="api",
+)
+install_error_handlers(api)
+api.add_router("/", accounts_router)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from moulin.core import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("health/", views.health, name="health"),
+]

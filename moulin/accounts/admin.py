@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
 from moulin.accounts.models import AuditEntry, Department, Member, Organisation, Squad, User
 
@@ -13,7 +14,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["email", "full_name"]
     fieldsets = [
         (None, {"fields": ["email", "password", "full_name", "language"]}),
-        ("Status", {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        (_("Status"), {"fields": ["is_active", "is_staff", "is_superuser"]}),
     ]
     add_fieldsets = [(None, {"fields": ["email", "full_name", "password1", "password2"]})]
     filter_horizontal = []

@@ -5,19 +5,26 @@ from datetime import date, datetime
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import translation
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from moulin.accounts import selectors, services
 from moulin.accounts.audit import ACTIONS, Origin
 from moulin.accounts.models import ApiToken, AuditEntry, Member, Squad
 from moulin.core import policy
-from moulin.core.api import page_schema, paginate, responses
+from moulin.core.api import ObjectId, page_schema, paginate, responses
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class ReadOnlyToken(DomainError):
+    """A read-scope token tried to change data: a client can tell this from other 403s."""
+
+    status = 403
+    code = "read_only_token"
 
 
 class BearerToken(HttpBearer):
@@ -28,10 +35,16 @@ class BearerToken(HttpBearer):
         if api_token is None:
             return None
         if api_token.scope == ApiToken.READ and request.method not in SAFE_METHODS:
-            raise HttpError(403, "This token is read-only: create a token with the write "
-                                 "scope to change data.")
+            raise ReadOnlyToken("This token is read-only: create a token with the write "
+                                "scope to change data.")
         request.member = api_token.member
         request.api_token = api_token
+        # API messages are in English unless the client asks otherwise (Accept-Language).
+        language = "en"
+        if request.headers.get("Accept-Language"):
+            language = translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
         return api_token
 
 
@@ -117,7 +130,7 @@ def me(request: HttpRequest):
 @router.get("/members", response=responses({200: MemberPage}), summary="List members")
 @policy.requires(ORG, Action.VIEW)
 def list_members(request: HttpRequest, q: str = "", role: str = "",
-                 department_id: int | None = None, squad_id: int | None = None,
+                 department_id: ObjectId | None = None, squad_id: ObjectId | None = None,
                  active: bool | None = None, cursor: str | None = None,
                  limit: int = Query(50, ge=1, le=200)):
     members = selectors.member_list(member=request.member, search=q[:100], role=role,
@@ -136,8 +149,8 @@ def get_member(request: HttpRequest, member_id: int):
 class MemberUpdateIn(Schema):
     role: str | None = Field(None, description="admin, product_ops, product_manager, "
                                                "contributor or viewer")
-    department_id: int | None = None
-    squad_ids: list[int] | None = None
+    department_id: ObjectId | None = None
+    squad_ids: list[ObjectId] | None = None
     job_title: str | None = Field(None, max_length=120)
 
 
@@ -203,7 +216,7 @@ def list_squads(request: HttpRequest, cursor: str | None = None,
 class SquadIn(Schema):
     name: str = Field(..., min_length=1, max_length=120)
     mission: str = Field("", max_length=300)
-    lead_id: int | None = None
+    lead_id: ObjectId | None = None
 
 
 @router.post("/squads", response=responses({201: SquadOut}), summary="Create a squad")
@@ -221,8 +234,8 @@ class InvitationIn(Schema):
     email: str = Field(..., max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     full_name: str = Field("", max_length=150)
     role: str
-    department_id: int
-    squad_ids: list[int] = []
+    department_id: ObjectId
+    squad_ids: list[ObjectId] = []
 
 
 class InvitationOut(Schema):
@@ -272,7 +285,7 @@ AuditPage = page_schema(AuditEntryOut)
 @router.get("/audit-log", response=responses({200: AuditPage}), tags=["Audit log"],
             summary="The audit log, newest first")
 @policy.requires("audit", Action.VIEW)
-def list_audit_entries(request: HttpRequest, action: str = "", actor_id: int | None = None,
+def list_audit_entries(request: HttpRequest, action: str = "", actor_id: ObjectId | None = None,
                        search: str = "", date_from: date | None = None,
                        date_to: date | None = None, cursor: str | None = None,
                        limit: int = Query(50, ge=1, le=200)):

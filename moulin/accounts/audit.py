@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +40,25 @@ ACTIONS = {
     "export.audit_log": _("Audit log exported"),
 }
 
+# The families of actions (the part before the dot), offered as filters in the audit log.
+ACTION_GROUPS = {
+    "auth": _("Sign-ins and passwords"),
+    "member": _("Members"),
+    "invitation": _("Invitations"),
+    "permission": _("Permissions"),
+    "department": _("Departments"),
+    "squad": _("Squads"),
+    "organisation": _("Organisation"),
+    "token": _("API tokens"),
+    "export": _("Exports"),
+}
+
+
+def register_actions(actions: dict, groups: dict | None = None) -> None:
+    """Let a domain app add its audited actions (called from its AppConfig.ready())."""
+    ACTIONS.update(actions)
+    ACTION_GROUPS.update(groups or {})
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -51,9 +72,23 @@ class Origin:
     def from_request(cls, request: HttpRequest | None, via: str = "web") -> Origin:
         if request is None:
             return cls(via=via)
-        # Behind a proxy, REMOTE_ADDR is the proxy; the README explains how to set it right.
-        ip = request.META.get("REMOTE_ADDR") or None
-        return cls(ip_address=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:300], via=via)
+        return cls(ip_address=client_ip(request),
+                   user_agent=request.META.get("HTTP_USER_AGENT", "")[:300], via=via)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address; behind TRUSTED_PROXY_COUNT proxies, read from X-Forwarded-For."""
+    ip = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            ip = hops[-min(proxies, len(hops))]
+    try:
+        return str(ipaddress.ip_address(ip)) if ip else None
+    except ValueError:
+        return None
 
 
 CLI = Origin(via="cli")

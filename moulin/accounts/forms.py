@@ -10,7 +10,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from moulin.accounts.audit import ACTIONS
+from moulin.accounts.audit import ACTION_GROUPS, ACTIONS
 from moulin.accounts.models import ApiToken, Department, Member, Squad
 from moulin.core import policy
 
@@ -144,7 +144,7 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         groups = sorted({key.split(".")[0] for key in ACTIONS})
         self.fields["action"].choices = [("", _("All actions"))] + [
-            (group, group.replace("_", " ").capitalize() + " …") for group in groups
+            (group, f"{ACTION_GROUPS.get(group, group)} …") for group in groups
         ] + [(key, label) for key, label in ACTIONS.items()]
         self.fields["actor"].queryset = Member.objects.filter(
             organisation_id=organisation_id).select_related("user").order_by("user__full_name")

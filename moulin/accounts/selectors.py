@@ -27,6 +27,7 @@ def member_list(*, member: Member, search: str = "", role: str = "",
                 active: bool | None = None) -> QuerySet[Member]:
     """Members of the organisation, filtered, with department and squads prefetched."""
     qs = policy.scope(Member.objects.all(), member, "organisation")
+    search = search.replace("\x00", "")  # PostgreSQL text cannot hold NUL; no name has one
     if search:
         qs = qs.filter(Q(user__full_name__icontains=search) | Q(user__email__icontains=search)
                        | Q(job_title__icontains=search))
@@ -158,10 +159,11 @@ def audit_entry_list(*, member: Member, filters: AuditFilters) -> QuerySet[Audit
             qs = qs.filter(action__startswith=filters.action + ".")
     if filters.actor_id:
         qs = qs.filter(actor_id=filters.actor_id)
-    if filters.search:
-        qs = qs.filter(Q(target_label__icontains=filters.search)
-                       | Q(actor_email__icontains=filters.search)
-                       | Q(ip_address__startswith=filters.search))
+    search = filters.search.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+    if search:
+        qs = qs.filter(Q(target_label__icontains=search)
+                       | Q(actor_email__icontains=search)
+                       | Q(ip_address__startswith=search))
     zone = timezone.get_current_timezone()
     if filters.date_from:
         qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, zone))

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import (
@@ -204,8 +205,10 @@ def department_delete(*, actor: Member, origin: Origin, department: Department) 
     """Delete an empty department (members must be moved first)."""
     count = department.members.count()
     if count:
-        raise Conflict(_("%(n)d members belong to %(name)s: move them to another department "
-                         "first.") % {"n": count, "name": department.name})
+        raise Conflict(ngettext(
+            "%(n)d member belongs to %(name)s: move them to another department first.",
+            "%(n)d members belong to %(name)s: move them to another department first.",
+            count) % {"n": count, "name": department.name})
     PermissionGrant.objects.filter(organisation_id=department.organisation_id,
                                    subject_type=PermissionGrant.DEPARTMENT,
                                    subject=str(department.pk)).delete()

@@ -5,6 +5,8 @@ from ninja import NinjaAPI
 from moulin.accounts.api import BearerToken
 from moulin.accounts.api import router as accounts_router
 from moulin.core.api import TokenRateLimit, install_error_handlers
+from moulin.customers.api import router as customers_router
+from moulin.feedback.api import router as feedback_router
 
 api = NinjaAPI(
     title="Moulin API",
@@ -24,3 +26,5 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 api.add_router("/", accounts_router)
+api.add_router("/", customers_router)
+api.add_router("/", feedback_router)

@@ -42,10 +42,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves the API docs' Swagger UI from the package (no CDN)
     "django_tasks",
     "django_tasks_db",
     "moulin.core",
     "moulin.accounts",
+    "moulin.customers",
+    "moulin.feedback",
+    "moulin.integrations",
     "moulin.demo",
 ]
 
@@ -159,6 +163,11 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# Number of reverse proxies in front of Moulin (0: none). With 1 or more, the client address in
+# the audit log is read from X-Forwarded-For, counted from the right.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+NINJA_NUM_PROXIES = TRUSTED_PROXY_COUNT
 
 # --- API ---------------------------------------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)

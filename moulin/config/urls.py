@@ -10,6 +10,9 @@ handler500 = "moulin.core.views.server_error"
 urlpatterns = [
     path("", include("moulin.core.urls")),
     path("", include("moulin.accounts.urls")),
+    path("feedback/", include("moulin.feedback.urls")),
+    path("customers/", include("moulin.customers.urls")),
+    path("integrations/", include("moulin.integrations.urls")),
     path("api/v1/", api.urls),
     # Django's admin is for superusers only (is_staff is never given to ordinary members).
     path("django-admin/", admin.site.urls),

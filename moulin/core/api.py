@@ -17,18 +17,19 @@ import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.throttling import BaseThrottle
-from pydantic import create_model
+from pydantic import Field, create_model
 
 from moulin.core.errors import DomainError
 
@@ -53,6 +54,11 @@ ERROR_RESPONSES: dict[int, type[Schema]] = {
     400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
     422: ErrorOut, 429: ErrorOut,
 }
+
+
+# An object id as the database stores it (64-bit). A larger number in a filter would crash
+# SQLite's driver (OverflowError) instead of matching nothing, so the API refuses it with 422.
+ObjectId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 def responses(success: dict[int, Any]) -> dict[int, Any]:
@@ -216,7 +222,10 @@ def _decode(cursor: str, size: int) -> list[Any]:
             except (TypeError, ValueError) as exc:
                 raise InvalidCursor("This cursor is not valid.", field="cursor") from exc
         elif isinstance(value, dict) and "dec" in value:
-            value = Decimal(str(value["dec"]))
+            try:
+                value = Decimal(str(value["dec"]))
+            except InvalidOperation as exc:
+                raise InvalidCursor("This cursor is not valid.", field="cursor") from exc
         elif not isinstance(value, str | int | float | bool) and value is not None:
             raise InvalidCursor("This cursor is not valid.", field="cursor")
         out.append(value)
@@ -241,7 +250,12 @@ def paginate(queryset: QuerySet, *, cursor: str | None, limit: int,
             beyond = Q(**{f"{field}__{'lt' if name.startswith('-') else 'gt'}": values[i]})
             equal_before = Q(**{fields[j]: values[j] for j in range(i)})
             condition |= equal_before & beyond
-        qs = qs.filter(condition)
+        try:
+            qs = qs.filter(condition)
+        except (DjangoValidationError, TypeError, ValueError) as exc:
+            # A forged cursor whose values do not fit the fields ("abc" for an id, null…).
+            raise InvalidCursor("This cursor is not valid: use the next_cursor value of the "
+                                "previous page.", field="cursor") from exc
     rows = list(qs[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

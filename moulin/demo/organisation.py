@@ -14,6 +14,7 @@ from moulin.accounts import services
 from moulin.accounts.audit import CLI, audit_record
 from moulin.accounts.models import Department, Member, Organisation, Squad
 from moulin.core.policy import Role
+from moulin.demo.feedback_hub import demo_feedback_hub
 
 DEMO_SLUG = "liquidia"
 DEMO_NAME = "Liquidia"
@@ -87,8 +88,10 @@ SQUAD_LEADS = {
 }
 
 
-def demo_load() -> tuple[Organisation, bool]:
-    """Create the demo organisation if it is missing; returns it and whether it was created."""
+def demo_load(*, customers: int = 300, feedback: int = 3000) -> tuple[Organisation, bool]:
+    """Create the demo organisation if it is missing; returns it and whether it was created.
+
+    ``customers`` and ``feedback`` size the feedback hub's demo data (tests use small ones)."""
     existing = Organisation.objects.filter(slug=DEMO_SLUG).first()
     if existing is not None:
         return existing, False
@@ -117,6 +120,7 @@ def demo_load() -> tuple[Organisation, bool]:
         services.permission_set(actor=admin, origin=CLI, subject_type="department",
                                 subject=str(departments["marketing"].pk), module="customers",
                                 level=0)
+        demo_feedback_hub(organisation, customers=customers, feedback=feedback)
         audit_record(organisation=organisation, actor=admin, action="organisation.updated",
                      origin=CLI, target=organisation, changes={"demo": "loaded"})
     return organisation, True

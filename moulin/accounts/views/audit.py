@@ -1,6 +1,7 @@
 """The audit log page and its CSV export."""
 
 import csv
+from datetime import UTC
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -70,7 +71,7 @@ def audit_log_export(request: HttpRequest) -> StreamingHttpResponse:
                                "user_agent"])
         for entry in entries.iterator(chunk_size=2000):
             yield writer.writerow([_csv_safe(v) for v in [
-                entry.created_at.astimezone(timezone.UTC).isoformat(), entry.actor_email,
+                entry.created_at.astimezone(UTC).isoformat(), entry.actor_email,
                 entry.action, ACTIONS.get(entry.action, entry.action), entry.target_type,
                 entry.target_id, entry.target_label, entry.changes, entry.ip_address, entry.via,
                 entry.user_agent]])

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from moulin.accounts import selectors, services
@@ -45,16 +46,22 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
                        invalid=bool(form.errors))
 
 
+def _filter_id(value: str | None) -> int | None:
+    """An id from the query string; anything else, or beyond a database integer, is no filter."""
+    try:
+        number = int(value or 0)
+    except ValueError:
+        return None
+    return number if 0 < number < 2**63 else None
+
+
 @policy.requires(ORG, Action.VIEW)
 def member_list(request: HttpRequest) -> HttpResponse:
     """The directory of members, filterable; admins also see invitations here."""
     member = request.member
     params = request.GET
-    try:
-        department_id = int(params.get("department") or 0) or None
-        squad_id = int(params.get("squad") or 0) or None
-    except ValueError:
-        department_id = squad_id = None
+    department_id = _filter_id(params.get("department"))
+    squad_id = _filter_id(params.get("squad"))
     status = params.get("status", "active")
     members = selectors.member_list(
         member=member, search=params.get("q", "").strip()[:100], role=params.get("role", ""),
@@ -292,5 +299,7 @@ def permissions(request: HttpRequest) -> HttpResponse:
 @require_POST
 def permissions_reset(request: HttpRequest) -> HttpResponse:
     count = services.permission_reset(actor=request.member, origin=Origin.from_request(request))
-    messages.success(request, _("Permissions reset to defaults (%d changes undone).") % count)
+    messages.success(request, ngettext("Permissions reset to defaults (%d change undone).",
+                                       "Permissions reset to defaults (%d changes undone).",
+                                       count) % count)
     return redirect("accounts:permissions")

@@ -1,0 +1,75 @@
+"""Read queries over customers and contacts, scoped by the permission policy."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from moulin.accounts.models import Member
+from moulin.core import policy
+from moulin.core.policy import Action
+from moulin.customers.models import Contact, Customer, Segment
+
+MODULE = "customers"
+
+
+def customer_list(*, member: Member, search: str = "", segment_id: int | None = None,
+                  lifecycle: str = "", plan: str = "") -> QuerySet[Customer]:
+    """Customers with their feedback count and last feedback date."""
+    qs = policy.scope(Customer.objects.all(), member, MODULE)
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(external_id__iexact=search)
+                       | Q(domain_rows__domain__istartswith=search.lower())).distinct()
+    if segment_id:
+        qs = qs.filter(segment_id=segment_id)
+    if lifecycle:
+        qs = qs.filter(lifecycle=lifecycle)
+    if plan:
+        qs = qs.filter(plan=plan)
+    return (qs.select_related("segment", "owner__user")
+            .annotate(feedback_count=Count("feedback", distinct=True),
+                      last_feedback_at=Max("feedback__received_at")))
+
+
+def customer_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Customer:
+    customer = get_object_or_404(Customer.objects.select_related("segment", "owner__user"),
+                                 pk=pk, organisation_id=member.organisation_id)
+    policy.check(member, MODULE, action, customer)
+    return customer
+
+
+def customer_autocomplete(*, member: Member, text: str, limit: int = 10) -> list[Customer]:
+    """Customers whose name or domain starts like ``text`` (for the intake form)."""
+    if not text.strip() or not policy.can(member, "feedback", Action.CREATE):
+        return []
+    text = text.strip()[:100]
+    qs = Customer.objects.filter(organisation_id=member.organisation_id).filter(
+        Q(name__istartswith=text) | Q(name__icontains=f" {text}")
+        | Q(domain_rows__domain__istartswith=text.lower()) | Q(external_id__iexact=text))
+    return list(qs.select_related("segment").distinct().order_by("name")[:limit])
+
+
+def contact_list(*, member: Member, customer: Customer | None = None,
+                 search: str = "") -> QuerySet[Contact]:
+    qs = policy.scope(Contact.objects.all(), member, MODULE).filter(erased_at=None)
+    if customer is not None:
+        qs = qs.filter(customer=customer)
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(email__icontains=search))
+    return qs.select_related("customer").order_by("name", "email")
+
+
+def contact_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Contact:
+    contact = get_object_or_404(Contact.objects.select_related("customer"), pk=pk,
+                                organisation_id=member.organisation_id)
+    policy.check(member, MODULE, action, contact)
+    return contact
+
+
+def segment_list(*, member: Member) -> QuerySet[Segment]:
+    return Segment.objects.filter(organisation_id=member.organisation_id)
+
+
+def plan_list(*, member: Member) -> list[str]:
+    return list(Customer.objects.filter(organisation_id=member.organisation_id)
+                .exclude(plan="").values_list("plan", flat=True).distinct().order_by("plan"))

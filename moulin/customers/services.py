@@ -1,0 +1,296 @@
+"""Creating and updating customers and contacts, one at a time or in bulk (CRM sync, imports),
+and erasing a contact everywhere (GDPR)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from moulin.accounts.models import Member, Organisation
+from moulin.core import parsing
+from moulin.core.errors import DomainError
+from moulin.customers.models import Contact, Customer, CustomerDomain, Lifecycle, Segment
+
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Free-mail domains never identify a customer.
+PUBLIC_EMAIL_DOMAINS = frozenset(
+    [
+        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.fr", "hotmail.com", "hotmail.fr",
+        "outlook.com", "outlook.fr", "live.com", "live.fr", "msn.com", "icloud.com", "me.com",
+        "aol.com", "orange.fr", "wanadoo.fr", "free.fr", "sfr.fr", "laposte.net", "gmx.com",
+        "gmx.fr", "proton.me", "protonmail.com",
+    ]
+)
+CUSTOMER_FIELDS = ("name", "external_id", "domains", "plan", "segment", "industry", "country",
+                   "lifecycle", "arr", "currency", "renewal_date", "owner_email",
+                   "health_score", "custom_fields")
+
+
+class RowError(DomainError):
+    """A value of one row (import, bulk API) that cannot be used; names the field."""
+
+
+@dataclass
+class CustomerInput:
+    """A customer as it arrives from a form, the API or a spreadsheet row, cleaned."""
+
+    name: str
+    external_id: str | None = None
+    domains: list[str] = field(default_factory=list)
+    plan: str = ""
+    segment: str = ""
+    industry: str = ""
+    country: str = ""
+    lifecycle: str = Lifecycle.CUSTOMER
+    arr: Decimal | None = None
+    currency: str = ""
+    renewal_date: date | None = None
+    owner_email: str = ""
+    health_score: int | None = None
+    custom_fields: dict = field(default_factory=dict)
+    # Which fields the source actually sent: an upsert only overwrites those.
+    present: frozenset[str] = frozenset(CUSTOMER_FIELDS)
+
+
+def _guard(field_name: str, parse, value):
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise RowError(str(exc), field=field_name) from exc
+
+
+def normalise_domain(value: str) -> str:
+    text = value.strip().lower()
+    text = re.sub(r"^https?://", "", text).split("/")[0].removeprefix("www.")
+    text = text.split("@")[-1]
+    if not DOMAIN.match(text):
+        raise ValueError(f"{value!r} is not a domain name such as example.com.")
+    return text
+
+
+LIFECYCLE_WORDS = {
+    "trial": Lifecycle.TRIAL, "essai": Lifecycle.TRIAL, "poc": Lifecycle.TRIAL,
+    "customer": Lifecycle.CUSTOMER, "client": Lifecycle.CUSTOMER, "active": Lifecycle.CUSTOMER,
+    "actif": Lifecycle.CUSTOMER, "churned": Lifecycle.CHURNED, "churn": Lifecycle.CHURNED,
+    "perdu": Lifecycle.CHURNED, "résilié": Lifecycle.CHURNED, "resilie": Lifecycle.CHURNED,
+}
+
+
+def customer_input(raw: dict) -> CustomerInput:
+    """Clean a raw mapping (API body, import row) into a ``CustomerInput``; raises RowError."""
+    present = frozenset(k for k in CUSTOMER_FIELDS if k in raw)
+    name = _guard("name", lambda v: parsing.clean_text(v, max_length=200, field="name"),
+                  raw.get("name"))
+    external_id = _guard("external_id", lambda v: parsing.clean_text(v, max_length=100,
+                                                                      field="external_id"),
+                         raw.get("external_id")) or None
+    if not name and not external_id:
+        raise RowError(_("A customer needs a name (or an external id to update one)."),
+                       field="name")
+    domains = [_guard("domains", normalise_domain, d)
+               for d in parsing.split_list(raw.get("domains"))]
+    lifecycle_raw = parsing.clean_text(raw.get("lifecycle")).lower()
+    lifecycle = Lifecycle.CUSTOMER
+    if lifecycle_raw:
+        lifecycle = LIFECYCLE_WORDS.get(lifecycle_raw)
+        if lifecycle is None:
+            raise RowError(_("Lifecycle must be trial, customer or churned; got “%s”.")
+                           % lifecycle_raw, field="lifecycle")
+    arr = _guard("arr", parsing.parse_decimal, raw.get("arr"))
+    if arr is not None and (arr < 0 or arr >= Decimal("1e12")):
+        raise RowError(_("ARR must be between 0 and 999,999,999,999."), field="arr")
+    health = _guard("health_score", parsing.parse_decimal, raw.get("health_score"))
+    if health is not None and not 0 <= health <= 100:
+        raise RowError(_("The health score goes from 0 to 100."), field="health_score")
+    country = parsing.clean_text(raw.get("country")).upper()
+    if country and not re.fullmatch(r"[A-Z]{2}", country):
+        raise RowError(_("Country must be a two-letter ISO code such as FR."), field="country")
+    custom = raw.get("custom_fields") or {}
+    if not isinstance(custom, dict):
+        raise RowError(_("Custom fields must be an object of names to values."),
+                       field="custom_fields")
+    return CustomerInput(
+        name=name, external_id=external_id, domains=domains,
+        plan=parsing.clean_text(raw.get("plan"))[:80],
+        segment=parsing.clean_text(raw.get("segment"))[:80],
+        industry=parsing.clean_text(raw.get("industry"))[:120], country=country,
+        lifecycle=lifecycle, arr=arr,
+        currency=_guard("currency", lambda v: parsing.parse_currency(v, default=""),
+                        raw.get("currency")),
+        renewal_date=_guard("renewal_date", parsing.parse_date, raw.get("renewal_date")),
+        owner_email=parsing.clean_text(raw.get("owner_email")).lower(),
+        health_score=int(health) if health is not None else None,
+        custom_fields={str(k)[:60]: v for k, v in custom.items()}, present=present,
+    )
+
+
+class CustomerWriter:
+    """Upserts many customers for one organisation with few queries (segments, owners and
+    existing rows are looked up once per batch)."""
+
+    def __init__(self, organisation: Organisation):
+        self.organisation = organisation
+        self.segments = {s.name.lower(): s for s in Segment.objects.filter(
+            organisation=organisation)}
+        self.owners = {m.user.email.lower(): m for m in Member.objects.filter(
+            organisation=organisation).select_related("user")}
+
+    def segment(self, name: str) -> Segment | None:
+        if not name:
+            return None
+        segment = self.segments.get(name.lower())
+        if segment is None:
+            segment, _created = Segment.objects.get_or_create(
+                organisation=self.organisation, name=name,
+                defaults={"position": len(self.segments)})
+            self.segments[name.lower()] = segment
+        return segment
+
+    def upsert(self, data: CustomerInput) -> tuple[Customer, bool]:
+        """Create or update one customer by external id (or by exact name when none)."""
+        org = self.organisation
+        customer = None
+        if data.external_id:
+            customer = Customer.objects.filter(organisation=org,
+                                               external_id=data.external_id).first()
+        elif data.name:
+            customer = Customer.objects.filter(organisation=org, external_id=None,
+                                               name__iexact=data.name).first()
+        created = customer is None
+        if created:
+            if not data.name:
+                raise RowError(_("No customer has the external id “%s”: give a name to "
+                                 "create it.") % data.external_id, field="name")
+            customer = Customer(organisation=org, currency=org.currency)
+        owner = None
+        if data.owner_email:
+            owner = self.owners.get(data.owner_email)
+            if owner is None:
+                raise RowError(_("No member signs in with %s (owner).") % data.owner_email,
+                               field="owner_email")
+        present = data.present if not created else frozenset(CUSTOMER_FIELDS)
+        updates = {
+            "name": data.name or customer.name, "external_id": data.external_id,
+            "plan": data.plan, "industry": data.industry, "country": data.country,
+            "lifecycle": data.lifecycle, "arr": data.arr,
+            "currency": data.currency or customer.currency or org.currency,
+            "renewal_date": data.renewal_date, "health_score": data.health_score,
+        }
+        for key, value in updates.items():
+            if key in present or created:
+                setattr(customer, key, value)
+        if "segment" in present:
+            customer.segment = self.segment(data.segment)
+        if "owner_email" in present:
+            customer.owner = owner
+        if "custom_fields" in present:
+            customer.custom_fields = {**customer.custom_fields, **data.custom_fields}
+        if "domains" in present:
+            customer.domains = data.domains
+        customer.save()
+        if "domains" in present:
+            self._set_domains(customer, data.domains)
+        return customer, created
+
+    def _set_domains(self, customer: Customer, domains: list[str]) -> None:
+        CustomerDomain.objects.filter(customer=customer).exclude(domain__in=domains).delete()
+        taken = dict(CustomerDomain.objects.filter(
+            organisation=self.organisation, domain__in=domains).values_list("domain",
+                                                                            "customer_id"))
+        for domain in domains:
+            owner = taken.get(domain)
+            if owner is not None and owner != customer.pk:
+                raise RowError(_("The domain %s already belongs to another customer.") % domain,
+                               field="domains")
+            if owner is None:
+                CustomerDomain.objects.create(organisation=self.organisation,
+                                              customer=customer, domain=domain)
+
+
+def customer_upsert(*, organisation: Organisation, raw: dict) -> tuple[Customer, bool]:
+    """Clean and upsert one customer (API, form); raises RowError with the field to fix."""
+    with transaction.atomic():
+        return CustomerWriter(organisation).upsert(customer_input(raw))
+
+
+def contact_upsert(*, organisation: Organisation, email: str, name: str = "", role: str = "",
+                   customer: Customer | None = None) -> Contact:
+    """Find or create the contact with this address; fill in what is missing."""
+    email = parsing.clean_text(email).lower()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
+        raise RowError(_("“%s” is not an email address.") % email[:80], field="contact_email")
+    contact = Contact.objects.filter(organisation=organisation, email=email).first()
+    if contact is None:
+        return Contact.objects.create(
+            organisation=organisation, email=email, name=name[:200], role=role[:120],
+            customer=customer or customer_for_email(organisation=organisation, email=email))
+    changed = []
+    if name and not contact.name:
+        contact.name, changed = name[:200], [*changed, "name"]
+    if role and not contact.role:
+        contact.role, changed = role[:120], [*changed, "role"]
+    if customer and contact.customer_id is None:
+        contact.customer, changed = customer, [*changed, "customer"]
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+def customer_for_email(*, organisation: Organisation, email: str) -> Customer | None:
+    """The customer behind an address: its known contact first, then its email domain."""
+    email = email.strip().lower()
+    contact = (Contact.objects.filter(organisation=organisation, email=email)
+               .exclude(customer=None).select_related("customer").first())
+    if contact:
+        return contact.customer
+    domain = email.rpartition("@")[2]
+    if not domain or domain in PUBLIC_EMAIL_DOMAINS:
+        return None
+    row = (CustomerDomain.objects.filter(organisation=organisation, domain=domain)
+           .select_related("customer").first())
+    return row.customer if row else None
+
+
+def segments_for(organisation: Organisation) -> list[Segment]:
+    return list(Segment.objects.filter(organisation=organisation))
+
+
+@dataclass
+class CustomerResult:
+    index: int
+    status: str  # created | updated | error
+    id: int | None = None
+    external_id: str | None = None
+    field: str | None = None
+    message: str = ""
+
+
+def customer_bulk_upsert(*, organisation: Organisation, raw_items: list[dict]
+                         ) -> list[CustomerResult]:
+    """Upsert many customers by external id (CRM sync); one result per item. Each item is
+    written in its own savepoint, so one bad row never undoes the others."""
+    writer = CustomerWriter(organisation)
+    results = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_items):
+        try:
+            data = customer_input(raw)
+            if data.external_id and data.external_id in seen:
+                raise RowError(_("Duplicate of item %d in this batch (same external id).")
+                               % seen[data.external_id], field="external_id")
+            if data.external_id:
+                seen[data.external_id] = index
+            with transaction.atomic():
+                customer, created = writer.upsert(data)
+        except RowError as error:
+            results.append(CustomerResult(index, "error", external_id=raw.get("external_id"),
+                                          field=error.field, message=error.message))
+            continue
+        results.append(CustomerResult(index, "created" if created else "updated",
+                                      id=customer.pk, external_id=customer.external_id))
+    return results

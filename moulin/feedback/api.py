@@ -1,0 +1,167 @@
+"""The feedback API: create one, bulk create/upsert up to 1,000, list with the inbox filters."""
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from moulin.core import policy
+from moulin.core.api import page_schema, paginate, responses
+from moulin.core.errors import DomainError
+from moulin.core.policy import Action
+from moulin.customers.services import RowError
+from moulin.feedback import selectors, services
+from moulin.feedback.models import Feedback, Source
+
+router = Router(tags=["Feedback"])
+MODULE = "feedback"
+
+
+class FeedbackIn(Schema):
+    text: str = Field(..., description="The verbatim, any length up to 10 MB.")
+    title: str = ""
+    external_id: str | None = Field(None, description="Your id: a retry with the same source "
+                                                      "and external_id updates, never duplicates.")
+    source: str = Field("api", description="One of: " + ", ".join(Source.values))
+    customer_external_id: str | None = None
+    customer_id: int | None = None
+    contact_email: str | None = None
+    contact_name: str | None = None
+    created_at: datetime | str | None = Field(None, description="When the customer said it "
+                                                               "(ISO 8601).")
+    importance: str | None = Field(None, description="nice_to_have, important or critical")
+    product_area: str | None = None
+    tags: list[str] = []
+    links: list[str] = []
+
+
+class CustomerRef(Schema):
+    id: int
+    name: str
+    external_id: str | None
+
+
+class FeedbackOut(Schema):
+    id: int
+    title: str
+    text: str
+    source: str
+    external_id: str | None
+    status: str
+    importance: str
+    language: str
+    received_at: datetime
+    created_at: datetime
+    customer: CustomerRef | None
+    contact_email: str | None
+    product_area: str | None
+    tags: list[str]
+
+    @staticmethod
+    def resolve_contact_email(obj: Feedback) -> str | None:
+        return obj.contact.email if obj.contact_id else None
+
+    @staticmethod
+    def resolve_product_area(obj: Feedback) -> str | None:
+        return obj.product_area.name if obj.product_area_id else None
+
+    @staticmethod
+    def resolve_tags(obj: Feedback) -> list[str]:
+        return [t.name for t in obj.tags.all()]
+
+
+FeedbackPage = page_schema(FeedbackOut)
+
+
+def _raw(item: FeedbackIn) -> dict:
+    raw = item.dict()
+    if isinstance(raw.get("created_at"), datetime):
+        raw["created_at"] = raw["created_at"].isoformat()
+    return raw
+
+
+@router.post("/feedback", response=responses({201: FeedbackOut, 200: FeedbackOut}),
+             summary="Create one feedback item (or update it, for a known external_id)")
+@policy.requires(MODULE, Action.CREATE)
+def create_feedback(request: HttpRequest, payload: FeedbackIn):
+    try:
+        item, created = services.feedback_create(organisation=request.member.organisation,
+                                                 actor=request.member, raw=_raw(payload),
+                                                 default_source=Source.API)
+    except RowError as error:
+        raise DomainError(error.message, field=error.field) from error
+    item = selectors.feedback_get(member=request.member, pk=item.pk)
+    return Status(201 if created else 200, item)
+
+
+class BulkIn(Schema):
+    items: list[FeedbackIn] = Field(..., max_length=1000, min_length=1)
+
+
+class BulkItemResult(Schema):
+    index: int
+    status: str = Field(..., description="created, updated or error")
+    id: int | None = None
+    external_id: str | None = None
+    field: str | None = None
+    message: str = ""
+
+
+class BulkOut(Schema):
+    created: int
+    updated: int
+    errors: int
+    items: list[BulkItemResult]
+
+
+@router.post("/feedback/bulk", response=responses({200: BulkOut}),
+             summary="Create or update up to 1,000 items; one result per item")
+@policy.requires(MODULE, Action.CREATE)
+def bulk_feedback(request: HttpRequest, payload: BulkIn):
+    results = services.feedback_bulk_upsert(
+        organisation=request.member.organisation, actor=request.member,
+        raw_items=[_raw(item) for item in payload.items], default_source=Source.API)
+    counts = {s: sum(r.status == s for r in results) for s in ("created", "updated", "error")}
+    return {"created": counts["created"], "updated": counts["updated"],
+            "errors": counts["error"], "items": [vars(r) for r in results]}
+
+
+class FeedbackQuery(Schema):
+    q: str = ""
+    status: str = Field("", description="Comma-separated statuses")
+    source: str = ""
+    importance: str = ""
+    language: str = ""
+    lifecycle: str = ""
+    plan: str = ""
+    segment: str = ""
+    product_area: str = ""
+    tag: str = ""
+    customer: int | None = None
+    submitted_by: int | None = None
+    department: int | None = None
+    date_from: str = ""
+    date_to: str = ""
+    arr_min: str = ""
+    arr_max: str = ""
+
+
+@router.get("/feedback", response=responses({200: FeedbackPage}),
+            summary="List feedback with the inbox's filters (newest first)")
+@policy.requires(MODULE, Action.VIEW)
+def list_feedback(request: HttpRequest, query: Query[FeedbackQuery],
+                  cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
+    filters = selectors.FeedbackFilters.from_query(
+        {k: v for k, v in query.dict().items() if v not in (None, "")})
+    if filters.errors:
+        name, message = next(iter(filters.errors.items()))
+        raise DomainError(message, field=name)
+    items = selectors.feedback_list(member=request.member, filters=filters)
+    return paginate(items, cursor=cursor, limit=limit, ordering=("-received_at", "-id"))
+
+
+@router.get("/feedback/{feedback_id}", response=responses({200: FeedbackOut}),
+            summary="One feedback item")
+@policy.requires(MODULE, Action.VIEW)
+def get_feedback(request: HttpRequest, feedback_id: int):
+    return selectors.feedback_get(member=request.member, pk=feedback_id)

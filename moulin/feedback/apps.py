@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class FeedbackConfig(AppConfig):
+    name = "moulin.feedback"
+    label = "feedback"
+    verbose_name = _("Feedback")
+
+    def ready(self) -> None:
+        from moulin.accounts.audit import register_actions
+        from moulin.core.navigation import NavEntry, register
+
+        register_actions(
+            {"contact.erased": _("Contact erased (GDPR)"),
+             "export.feedback": _("Feedback exported"),
+             "export.customers": _("Customers exported"),
+             "import.started": _("Import started"),
+             "integration.created": _("Integration created"),
+             "integration.updated": _("Integration changed"),
+             "feedback.merged": _("Feedback merged")},
+            {"contact": _("Contacts"), "import": _("Imports"),
+             "integration": _("Integrations"), "feedback": _("Feedback")},
+        )
+
+        register(NavEntry("feedback:inbox", _("Feedback inbox"), "feedback", "inbox", order=10))

@@ -1,0 +1,127 @@
+"""Forms of the feedback hub. Business rules stay in services; forms shape what people type."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from moulin.accounts.models import Member
+from moulin.customers import selectors as customer_selectors
+from moulin.customers.models import Customer
+from moulin.feedback.models import Importance, ProductArea, Source
+
+# --- Intake form (views/intake.py) ---------------------------------------------------------------
+
+# The channels a person may pick when they type feedback in: machine channels (API, imports)
+# record themselves.
+INTAKE_SOURCES = [(value, label) for value, label in Source.choices
+                  if value not in {Source.API, Source.CSV_IMPORT}]
+
+
+class FeedbackIntakeForm(forms.Form):
+    """What Customer Success and Sales fill in when a customer tells them something."""
+
+    text = forms.CharField(
+        label=_("What did the customer say?"), strip=True,
+        widget=forms.Textarea(attrs={"rows": 6, "autofocus": True}),
+        help_text=_("Their words, verbatim, in any language."))
+    title = forms.CharField(label=_("Title"), max_length=300, required=False,
+                            help_text=_("Optional: a short summary for the inbox."))
+    # The combobox: people type in ``customer_search``; picking a suggestion fills ``customer``.
+    # Without JavaScript the typed name, domain or CRM id is enough (resolved in clean()).
+    customer = forms.ModelChoiceField(queryset=Customer.objects.none(), required=False,
+                                      widget=forms.HiddenInput)
+    customer_search = forms.CharField(
+        label=_("Customer"), max_length=200, required=False,
+        help_text=_("Type a name, email domain or CRM id, then pick from the list."))
+    contact_email = forms.EmailField(
+        label=_("Contact's email"), required=False,
+        help_text=_("The person who said it. Leave the customer empty and it is found from "
+                    "their address."))
+    contact_name = forms.CharField(label=_("Contact's name"), max_length=200, required=False)
+    importance = forms.ChoiceField(label=_("Importance for the customer"),
+                                   choices=Importance.choices, initial=Importance.IMPORTANT,
+                                   widget=forms.RadioSelect)
+    product_area = forms.ModelChoiceField(label=_("Product area"),
+                                          queryset=ProductArea.objects.none(), required=False,
+                                          empty_label=_("I don't know"))
+    tags = forms.CharField(label=_("Tags"), max_length=1000, required=False,
+                           help_text=_("Separated by commas, e.g. export, billing."))
+    source = forms.ChoiceField(label=_("Heard through"), choices=INTAKE_SOURCES,
+                               initial=Source.WEB_FORM)
+    received_on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}),
+                                  help_text=_("When the customer said it."))
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member = member
+        organisation_id = member.organisation_id
+        self.fields["customer"].queryset = Customer.objects.filter(
+            organisation_id=organisation_id).select_related("segment")
+        self.fields["product_area"].queryset = ProductArea.objects.filter(
+            organisation_id=organisation_id)
+        self.fields["received_on"].initial = timezone.localdate
+        # The combobox's attributes (aria-combobox pattern, htmx suggestions) are set by the
+        # template, which knows the URL; the field itself must not fight the browser's autofill.
+        self.fields["customer_search"].widget.attrs["autocomplete"] = "off"
+        self.fields["contact_email"].widget.attrs["autocomplete"] = "off"
+
+    def clean_received_on(self) -> date:
+        day = self.cleaned_data["received_on"]
+        # One day of slack: the member's evening may already be tomorrow on the server.
+        if day > timezone.localdate() + timedelta(days=1):
+            raise forms.ValidationError(_("This date is in the future."))
+        return day
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors.get("customer"):
+            # A forged or deleted id in the hidden field: ask to pick the customer again.
+            self.errors.pop("customer")
+            self.add_error("customer_search", _("Pick the customer again from the list."))
+            return cleaned
+        text = (cleaned.get("customer_search") or "").strip()
+        chosen = cleaned.get("customer")
+        if not text:
+            cleaned["customer"] = None  # the box was emptied: no customer
+        elif chosen is None or chosen.name.casefold() != text.casefold():
+            cleaned["customer"] = self._customer_named(text)
+        return cleaned
+
+    def _customer_named(self, text: str) -> Customer | None:
+        """The one customer ``text`` names (name, domain or CRM id), or a field error."""
+        found = customer_selectors.customer_autocomplete(member=self.member, text=text, limit=6)
+        wanted = text.casefold()
+        exact = [c for c in found if wanted in {c.name.casefold(), (c.external_id or "").casefold(),
+                                                *(d.casefold() for d in c.domains)}]
+        if len(exact) == 1:
+            return exact[0]
+        if len(found) == 1 and not exact:
+            return found[0]
+        if not found:
+            self.add_error("customer_search", _("No customer matches “%s”. Check the spelling, "
+                                                "or leave it empty.") % text)
+        else:
+            names = ", ".join(c.name for c in (exact or found)[:5])
+            self.add_error("customer_search", _("Several customers match “%(text)s”: "
+                                                "%(names)s. Pick one from the list.")
+                           % {"text": text, "names": names})
+        return None
+
+    def to_raw(self) -> dict:
+        """The cleaned form as the intake service's raw item."""
+        data = self.cleaned_data
+        day = data["received_on"]
+        return {
+            "text": data["text"], "title": data["title"],
+            "customer_id": data["customer"].pk if data.get("customer") else None,
+            "contact_email": data["contact_email"], "contact_name": data["contact_name"],
+            "importance": data["importance"],
+            "product_area": data["product_area"].name if data["product_area"] else "",
+            "tags": data["tags"], "source": data["source"],
+            # Today means "now" (exact time); an earlier day is taken at noon, local time.
+            "created_at": None if day == timezone.localdate() else day.isoformat(),
+        }

@@ -1,0 +1,327 @@
+"""Read queries of the feedback hub. One filter definition (``FeedbackFilters``) serves the
+inbox, the API and the exports; every query goes through the permission policy."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.functions import TruncWeek
+from django.http import QueryDict
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from moulin.accounts.models import Member
+from moulin.core import parsing, policy
+from moulin.core.policy import Action
+from moulin.customers.models import Customer
+from moulin.feedback.models import (
+    Feedback,
+    FeedbackEvent,
+    Importance,
+    Language,
+    ProductArea,
+    SavedView,
+    Source,
+    Status,
+    Tag,
+)
+from moulin.feedback.search import apply_search
+
+MODULE = "feedback"
+SORTS = {
+    "newest": ("-received_at", "-id"),
+    "oldest": ("received_at", "id"),
+    "arr": ("-customer__arr", "-received_at", "-id"),
+}
+
+
+# Ids in a query string: ASCII digits only ("²".isdigit() is true) and within the 64-bit range
+# the database stores (a larger number crashes SQLite's driver instead of matching nothing).
+MAX_ID = 2**63 - 1
+# Dates outside these years cannot be shifted to UTC safely (year 1 minus an offset overflows).
+DATE_YEARS = range(1900, 3000)
+
+
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID
+
+
+@dataclass
+class FeedbackFilters:
+    """Every inbox filter. Empty values mean "no filter"."""
+
+    q: str = ""
+    status: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    importance: list[str] = field(default_factory=list)
+    language: list[str] = field(default_factory=list)
+    lifecycle: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)
+    segment: list[int] = field(default_factory=list)
+    product_area: list[int] = field(default_factory=list)
+    tag: list[int] = field(default_factory=list)
+    customer: int | None = None
+    submitted_by: int | None = None
+    department: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    arr_min: Decimal | None = None
+    arr_max: Decimal | None = None
+    sort: str = "newest"
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_query(cls, query: QueryDict | dict) -> FeedbackFilters:
+        """Parse a query string leniently: a bad value is dropped and reported in ``errors``."""
+        def many(name: str) -> list[str]:
+            if isinstance(query, QueryDict):
+                values = query.getlist(name)
+            else:
+                raw = query.get(name, [])
+                values = raw if isinstance(raw, list) else [raw]
+            out = []
+            for value in values:
+                # NUL bytes are refused by PostgreSQL in any text value: never pass them on.
+                out.extend(v for v in str(value).replace("\x00", "").split(",") if v.strip())
+            return [v.strip()[:100] for v in out][:50]
+
+        def one(name: str) -> str:
+            values = many(name)
+            return values[0] if values else ""
+
+        filters = cls(q=str(query.get("q", "") or "")[:200])
+        errors = filters.errors
+        for name, allowed in (("status", Status.values), ("source", Source.values),
+                              ("importance", Importance.values),
+                              ("language", Language.values),
+                              ("lifecycle", ["trial", "customer", "churned"])):
+            values = many(name)
+            setattr(filters, name, [v for v in values if v in allowed])
+            if len(getattr(filters, name)) != len(values):
+                errors[name] = f"Unknown value; use one of: {', '.join(allowed)}."
+        filters.plan = many("plan")
+        for name in ("segment", "product_area", "tag"):
+            numbers = []
+            for value in many(name):
+                if _is_id(value):
+                    numbers.append(int(value))
+                else:
+                    errors[name] = "Expected ids (numbers)."
+            setattr(filters, name, numbers)
+        for name in ("customer", "submitted_by", "department"):
+            value = one(name)
+            if value:
+                if _is_id(value):
+                    setattr(filters, name, int(value))
+                else:
+                    errors[name] = "Expected an id (a number)."
+        for name in ("date_from", "date_to"):
+            value = one(name)
+            if value:
+                try:
+                    day = parsing.parse_date(value)
+                except (ValueError, OverflowError) as exc:
+                    errors[name] = str(exc)[:200]
+                    continue
+                if day.year in DATE_YEARS:
+                    setattr(filters, name, day)
+                else:
+                    errors[name] = "Expected a date between 1900 and 2999."
+        for name in ("arr_min", "arr_max"):
+            value = one(name)
+            if value:
+                try:
+                    setattr(filters, name, parsing.parse_decimal(value))
+                except ValueError as exc:
+                    errors[name] = str(exc)
+        sort = one("sort")
+        if sort in SORTS:
+            filters.sort = sort
+        elif sort:
+            errors["sort"] = f"Sort by one of: {', '.join(SORTS)}."
+        return filters
+
+    def to_query(self) -> QueryDict:
+        """The filters as a query string (for links, saved views and exports)."""
+        query = QueryDict(mutable=True)
+        for spec in fields(self):
+            if spec.name == "errors":
+                continue
+            value = getattr(self, spec.name)
+            if value in (None, "", []) or (spec.name == "sort" and value == "newest"):
+                continue
+            if isinstance(value, list):
+                query.setlist(spec.name, [str(v) for v in value])
+            else:
+                query[spec.name] = str(value)
+        return query
+
+    @property
+    def active(self) -> bool:
+        return bool(self.to_query().dict())
+
+
+def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedback]:
+    """The feedback a member may see, filtered, searched and sorted."""
+    qs = policy.scope(Feedback.objects.all(), member, MODULE)
+    if filters.status:
+        qs = qs.filter(status__in=filters.status)
+    if filters.source:
+        qs = qs.filter(source__in=filters.source)
+    if filters.importance:
+        qs = qs.filter(importance__in=filters.importance)
+    if filters.language:
+        qs = qs.filter(language__in=filters.language)
+    if filters.product_area:
+        qs = qs.filter(product_area_id__in=filters.product_area)
+    if filters.tag:
+        qs = qs.filter(tags__id__in=filters.tag).distinct()
+    if filters.customer:
+        qs = qs.filter(customer_id=filters.customer)
+    if filters.submitted_by:
+        qs = qs.filter(submitted_by_id=filters.submitted_by)
+    if filters.department:
+        qs = qs.filter(submitted_by__department_id=filters.department)
+    if filters.segment:
+        qs = qs.filter(customer__segment_id__in=filters.segment)
+    if filters.plan:
+        qs = qs.filter(customer__plan__in=filters.plan)
+    if filters.lifecycle:
+        qs = qs.filter(customer__lifecycle__in=filters.lifecycle)
+    if filters.arr_min is not None:
+        qs = qs.filter(customer__arr__gte=filters.arr_min)
+    if filters.arr_max is not None:
+        qs = qs.filter(customer__arr__lte=filters.arr_max)
+    zone = timezone.get_current_timezone()
+    if filters.date_from:
+        qs = qs.filter(received_at__gte=datetime.combine(filters.date_from, time.min, zone))
+    if filters.date_to:
+        qs = qs.filter(received_at__lte=datetime.combine(filters.date_to, time.max, zone))
+    if filters.q:
+        qs = apply_search(qs, filters.q)
+    ordering = SORTS[filters.sort]
+    if filters.sort == "arr":
+        ordering = (F("customer__arr").desc(nulls_last=True), "-received_at", "-id")
+    return (qs.select_related("customer", "customer__segment", "contact", "product_area",
+                              "submitted_by__user")
+            .prefetch_related("tags").order_by(*ordering))
+
+
+def feedback_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Feedback:
+    """One feedback item of the member's organisation (404 outside it, 403 without right)."""
+    item = get_object_or_404(
+        Feedback.objects.select_related("customer", "customer__segment", "customer__owner__user",
+                                        "contact", "product_area", "submitted_by__user",
+                                        "submitted_by__department")
+        .prefetch_related("tags"),
+        pk=pk, organisation_id=member.organisation_id)
+    policy.check(member, MODULE, action, item)
+    return item
+
+
+def feedback_history(*, feedback: Feedback) -> QuerySet[FeedbackEvent]:
+    return feedback.events.select_related("actor__user").order_by("-created_at", "-id")[:50]
+
+
+def feedback_same_customer(*, member: Member, feedback: Feedback, limit: int = 10):
+    if feedback.customer_id is None:
+        return Feedback.objects.none()
+    return (policy.scope(Feedback.objects.all(), member, MODULE)
+            .filter(customer_id=feedback.customer_id).exclude(pk=feedback.pk)
+            .select_related("contact").order_by("-received_at")[:limit])
+
+
+def saved_view_list(*, member: Member) -> QuerySet[SavedView]:
+    """The member's own views and the ones shared with the organisation."""
+    return (policy.scope(SavedView.objects.all(), member, MODULE)
+            .filter(Q(owner=member) | Q(shared=True)).select_related("owner__user"))
+
+
+@dataclass
+class InboxCounters:
+    untriaged: int
+    oldest_untriaged_days: int | None
+    median_hours_to_triage: float | None
+    per_source_per_week: list[dict]
+
+
+def inbox_counters(*, member: Member, weeks: int = 8) -> InboxCounters:
+    """The numbers Product Ops watch: backlog, its age, time to triage, intake per source."""
+    qs = policy.scope(Feedback.objects.all(), member, MODULE)
+    now = timezone.now()
+    backlog = qs.filter(status=Status.NEW).aggregate(n=Count("id"), oldest=Min("received_at"))
+    recent = qs.filter(triaged_at__isnull=False, triaged_at__gte=now - timedelta(days=90))
+    durations = [
+        (triaged - created).total_seconds() / 3600
+        for created, triaged in recent.values_list("created_at", "triaged_at")[:5000]
+    ]
+    since = now - timedelta(weeks=weeks)
+    rows = (qs.filter(received_at__gte=since).annotate(week=TruncWeek("received_at"))
+            .values("week", "source").annotate(n=Count("id")).order_by("week", "source"))
+    return InboxCounters(
+        untriaged=backlog["n"],
+        oldest_untriaged_days=(now - backlog["oldest"]).days if backlog["oldest"] else None,
+        median_hours_to_triage=round(statistics.median(durations), 1) if durations else None,
+        per_source_per_week=list(rows),
+    )
+
+
+# --- Inbox helpers: filter choices, bulk selection, saved views, readable history -------------
+
+def product_area_list(*, member: Member) -> QuerySet[ProductArea]:
+    return policy.scope(ProductArea.objects.all(), member, MODULE).order_by("name")
+
+
+def tag_list(*, member: Member) -> QuerySet[Tag]:
+    return policy.scope(Tag.objects.all(), member, MODULE).order_by("name")
+
+
+def feedback_by_ids(*, member: Member, ids: list[int], action: str = Action.VIEW
+                    ) -> list[Feedback]:
+    """The items among ``ids`` the member may act on (others are silently left out)."""
+    qs = policy.scope(Feedback.objects.all(), member, MODULE, action)
+    return list(qs.filter(pk__in=ids).order_by("-received_at", "-id"))
+
+
+def saved_view_get(*, member: Member, pk: int) -> SavedView:
+    """One saved view the member can see: their own or a shared one (404 otherwise)."""
+    return get_object_or_404(saved_view_list(member=member), pk=pk)
+
+
+@dataclass
+class HistoryEntry:
+    """One line of a feedback item's history, with names instead of ids."""
+
+    event: FeedbackEvent
+    changes: list[tuple[str, object, object]]  # (field, before, after)
+
+
+def feedback_history_entries(*, feedback: Feedback) -> list[HistoryEntry]:
+    """The last 50 changes, newest first, with product areas and customers named."""
+    events = list(feedback_history(feedback=feedback))
+    area_ids, customer_ids = set(), set()
+    for event in events:
+        for key, ids in (("product_area_id", area_ids), ("customer_id", customer_ids)):
+            pair = event.changes.get(key) if isinstance(event.changes, dict) else None
+            if isinstance(pair, list):
+                ids.update(v for v in pair if isinstance(v, int))
+    names = {("product_area_id", pk): name for pk, name in ProductArea.objects.filter(
+        organisation_id=feedback.organisation_id, pk__in=area_ids).values_list("pk", "name")}
+    names.update({("customer_id", pk): name for pk, name in Customer.objects.filter(
+        organisation_id=feedback.organisation_id, pk__in=customer_ids).values_list("pk",
+                                                                                   "name")})
+    entries = []
+    for event in events:
+        changes = []
+        for key, value in (event.changes.items() if isinstance(event.changes, dict) else []):
+            if isinstance(value, list) and len(value) == 2:
+                before, after = (names.get((key, v), v) for v in value)
+                changes.append((key, before, after))
+            else:
+                changes.append((key, None, value))
+        entries.append(HistoryEntry(event=event, changes=changes))
+    return entries

@@ -1,0 +1,565 @@
+"""Feedback intake and triage: every channel (form, API, import, webhooks, email) ends here.
+
+Intake cleans raw values into a ``FeedbackInput`` (row-level errors name the field), links the
+customer (by id, by contact, then by email domain) and upserts by ``(source, external_id)`` so a
+retried delivery never duplicates. ``FeedbackWriter`` does it for a batch with a fixed number of
+queries, which is what makes bulk API calls and imports fast.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from moulin.accounts.audit import Origin, audit_record
+from moulin.accounts.models import Member, Organisation
+from moulin.core import parsing, policy
+from moulin.core.errors import DomainError
+from moulin.customers.models import Contact, Customer, CustomerDomain
+from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError
+from moulin.feedback.language import detect_language
+from moulin.feedback.models import (
+    Feedback,
+    FeedbackEvent,
+    Importance,
+    ProductArea,
+    SavedView,
+    Source,
+    Status,
+    Tag,
+)
+
+# 10 MB of text is accepted (support transcripts can be long); the limit keeps one row sane.
+MAX_TEXT_LENGTH = 10_000_000
+MAX_TAGS = 30
+IMPORTANCE_WORDS = {
+    "nice_to_have": Importance.NICE_TO_HAVE, "nice to have": Importance.NICE_TO_HAVE,
+    "low": Importance.NICE_TO_HAVE, "faible": Importance.NICE_TO_HAVE,
+    "bonus": Importance.NICE_TO_HAVE, "souhaitable": Importance.NICE_TO_HAVE,
+    "important": Importance.IMPORTANT, "medium": Importance.IMPORTANT,
+    "moyen": Importance.IMPORTANT, "normal": Importance.IMPORTANT,
+    "critical": Importance.CRITICAL, "critique": Importance.CRITICAL,
+    "high": Importance.CRITICAL, "urgent": Importance.CRITICAL, "bloquant": Importance.CRITICAL,
+    "blocker": Importance.CRITICAL,
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class FeedbackInput:
+    """One feedback item from any channel, cleaned and validated."""
+
+    text: str
+    source: str
+    title: str = ""
+    external_id: str | None = None
+    customer_external_id: str = ""
+    customer_id: int | None = None
+    contact_email: str = ""
+    contact_name: str = ""
+    received_at: datetime | None = None
+    importance: str = Importance.IMPORTANT
+    product_area: str = ""
+    tags: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    attachments: list[dict] = field(default_factory=list)
+    language: str = ""
+
+
+def _guard(name: str, parse, value):
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise RowError(str(exc), field=name) from exc
+
+
+def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackInput:
+    """Clean a raw mapping (API item, import row, vendor payload) or raise RowError."""
+    text = _guard("text", lambda v: parsing.clean_text(v, max_length=MAX_TEXT_LENGTH,
+                                                       field="text"), raw.get("text"))
+    if not text:
+        raise RowError(_("The feedback text is empty: it is the one field that is required."),
+                       field="text")
+    source = parsing.clean_text(raw.get("source")).lower() or default_source
+    if source not in Source.values:
+        raise RowError(_("Unknown source “%(source)s”; use one of: %(choices)s.") % {
+            "source": source[:40], "choices": ", ".join(Source.values)}, field="source")
+    importance_raw = parsing.clean_text(raw.get("importance")).lower()
+    importance = Importance.IMPORTANT
+    if importance_raw:
+        importance = IMPORTANCE_WORDS.get(importance_raw.replace("-", " ").replace("_", " "),
+                                          IMPORTANCE_WORDS.get(importance_raw))
+        if importance is None:
+            raise RowError(_("Importance must be nice_to_have, important or critical; got "
+                             "“%s”.") % importance_raw[:40], field="importance")
+    email = parsing.clean_text(raw.get("contact_email")).lower()
+    if email and (not EMAIL.match(email) or len(email) > 254):
+        raise RowError(_("“%s” is not an email address.") % email[:80], field="contact_email")
+    tags = [t[:60] for t in parsing.split_list(raw.get("tags"))]
+    if len(tags) > MAX_TAGS:
+        raise RowError(_("At most %d tags per item.") % MAX_TAGS, field="tags")
+    links = [parsing.clean_text(link)[:2000] for link in parsing.split_list(raw.get("links"))]
+    customer_id = raw.get("customer_id")
+    if customer_id not in (None, ""):
+        try:
+            customer_id = int(customer_id)
+        except (TypeError, ValueError):
+            raise RowError(_("customer_id must be a number."), field="customer_id") from None
+    else:
+        customer_id = None
+    language = parsing.clean_text(raw.get("language")).lower()[:8]
+    if language and language not in {"fr", "en", "other"}:
+        language = "other"
+    return FeedbackInput(
+        text=text, source=source,
+        title=_guard("title", lambda v: parsing.clean_text(v, max_length=300, field="title"),
+                     raw.get("title")),
+        external_id=_guard("external_id", lambda v: parsing.clean_text(
+            v, max_length=200, field="external_id"), raw.get("external_id")) or None,
+        customer_external_id=parsing.clean_text(raw.get("customer_external_id"))[:100],
+        customer_id=customer_id, contact_email=email,
+        contact_name=parsing.clean_text(raw.get("contact_name"))[:200],
+        received_at=_guard("created_at", parsing.parse_datetime,
+                           raw.get("created_at") or raw.get("received_at")),
+        importance=importance,
+        product_area=parsing.clean_text(raw.get("product_area"))[:120],
+        tags=tags, links=links,
+        attachments=list(raw.get("attachments") or [])[:50], language=language,
+    )
+
+
+@dataclass
+class ItemResult:
+    """What happened to one item of a batch: created, updated or an error (with its field)."""
+
+    index: int
+    status: str  # created | updated | error
+    id: int | None = None
+    external_id: str | None = None
+    field: str | None = None
+    message: str = ""
+
+
+class FeedbackWriter:
+    """Upserts feedback for one organisation in batches with a fixed number of queries."""
+
+    UPDATABLE = ("title", "text", "customer_id", "contact_id", "received_at", "importance",
+                 "product_area_id", "language", "links", "attachments", "updated_at")
+
+    def __init__(self, organisation: Organisation, actor: Member | None):
+        self.organisation = organisation
+        self.actor = actor
+        self.areas = {a.name.lower(): a for a in ProductArea.objects.filter(
+            organisation=organisation)}
+        self.tags = {t.name.lower(): t for t in Tag.objects.filter(organisation=organisation)}
+
+    # -- lookups shared by the whole batch ------------------------------------------------------
+    def _customers(self, items: list[FeedbackInput]) -> tuple[dict, dict]:
+        org = self.organisation
+        external_ids = {i.customer_external_id for i in items if i.customer_external_id}
+        ids = {i.customer_id for i in items if i.customer_id}
+        by_external = {c.external_id: c.pk for c in Customer.objects.filter(
+            organisation=org, external_id__in=external_ids).only("id", "external_id")}
+        known_ids = set(Customer.objects.filter(organisation=org, pk__in=ids)
+                        .values_list("pk", flat=True))
+        return by_external, {pk: pk for pk in known_ids}
+
+    def _contacts(self, items: list[FeedbackInput]) -> dict[str, Contact]:
+        emails = {i.contact_email for i in items if i.contact_email}
+        contacts = {c.email: c for c in Contact.objects.filter(
+            organisation=self.organisation, email__in=emails)}
+        missing = emails - contacts.keys()
+        if missing:
+            domains = {e.rpartition("@")[2] for e in missing} - PUBLIC_EMAIL_DOMAINS
+            by_domain = dict(CustomerDomain.objects.filter(
+                organisation=self.organisation, domain__in=domains)
+                .values_list("domain", "customer_id"))
+            names = {i.contact_email: i.contact_name for i in items if i.contact_email}
+            Contact.objects.bulk_create([
+                Contact(organisation=self.organisation, email=email, name=names.get(email, ""),
+                        customer_id=by_domain.get(email.rpartition("@")[2]))
+                for email in sorted(missing)
+            ], ignore_conflicts=True)
+            contacts.update({c.email: c for c in Contact.objects.filter(
+                organisation=self.organisation, email__in=missing)})
+        return contacts
+
+    def _area(self, name: str) -> ProductArea | None:
+        if not name:
+            return None
+        area = self.areas.get(name.lower())
+        if area is None:
+            area, _created = ProductArea.objects.get_or_create(organisation=self.organisation,
+                                                               name=name)
+            self.areas[name.lower()] = area
+        return area
+
+    def _tag_ids(self, names: list[str]) -> list[int]:
+        missing = [n for n in names if n.lower() not in self.tags]
+        if missing:
+            Tag.objects.bulk_create([Tag(organisation=self.organisation, name=n)
+                                     for n in dict.fromkeys(missing)], ignore_conflicts=True)
+            for tag in Tag.objects.filter(organisation=self.organisation, name__in=missing):
+                self.tags[tag.name.lower()] = tag
+        return [self.tags[n.lower()].pk for n in names if n.lower() in self.tags]
+
+    # -- the batch ------------------------------------------------------------------------------
+    def write(self, items: list[FeedbackInput | RowError]) -> list[ItemResult]:
+        """Upsert ``items`` (already cleaned, or the error cleaning gave); one result per item.
+
+        Two items of the batch with the same (source, external_id): the first wins, the second
+        is reported, so a batch never writes the same row twice.
+        """
+        results: list[ItemResult | None] = [None] * len(items)
+        valid: list[tuple[int, FeedbackInput]] = []
+        seen: dict[tuple[str, str], int] = {}
+        for index, item in enumerate(items):
+            if isinstance(item, RowError):
+                results[index] = ItemResult(index, "error", field=item.field,
+                                            message=item.message)
+                continue
+            if item.external_id:
+                key = (item.source, item.external_id)
+                if key in seen:
+                    results[index] = ItemResult(
+                        index, "error", external_id=item.external_id, field="external_id",
+                        message=_("Duplicate of item %d in this batch (same source and "
+                                  "external id).") % seen[key])
+                    continue
+                seen[key] = index
+            valid.append((index, item))
+        if not valid:
+            return results  # type: ignore[return-value]
+
+        by_external, known_ids = self._customers([i for _i, i in valid])
+        contacts = self._contacts([i for _i, i in valid])
+        existing = {}
+        for source in {i.source for _i, i in valid if i.external_id}:
+            ids = [i.external_id for _i, i in valid if i.source == source and i.external_id]
+            existing.update({(source, f.external_id): f for f in Feedback.objects.filter(
+                organisation=self.organisation, source=source, external_id__in=ids)})
+
+        now = timezone.now()
+        to_create: list[tuple[int, Feedback, FeedbackInput]] = []
+        to_update: list[tuple[int, Feedback, FeedbackInput]] = []
+        unchanged: list[tuple[int, Feedback, FeedbackInput]] = []
+        for index, item in valid:
+            contact = contacts.get(item.contact_email) if item.contact_email else None
+            customer_id = None
+            if item.customer_id:
+                customer_id = known_ids.get(item.customer_id)
+                if customer_id is None:
+                    results[index] = ItemResult(index, "error", external_id=item.external_id,
+                                                field="customer_id",
+                                                message=_("No customer with id %d in your "
+                                                          "organisation.") % item.customer_id)
+                    continue
+            elif item.customer_external_id:
+                customer_id = by_external.get(item.customer_external_id)
+                if customer_id is None:
+                    results[index] = ItemResult(
+                        index, "error", external_id=item.external_id,
+                        field="customer_external_id",
+                        message=_("No customer has the external id “%s”: create it first "
+                                  "(customers import or API).") % item.customer_external_id)
+                    continue
+            elif contact is not None:
+                customer_id = contact.customer_id
+            area = self._area(item.product_area)
+            values = {
+                "title": item.title, "text": item.text, "customer_id": customer_id,
+                "contact_id": contact.pk if contact else None,
+                "received_at": item.received_at or now, "importance": item.importance,
+                "product_area_id": area.pk if area else None,
+                "language": item.language or detect_language(f"{item.title} {item.text}"),
+                "links": item.links, "attachments": item.attachments, "updated_at": now,
+            }
+            found = existing.get((item.source, item.external_id)) if item.external_id else None
+            if found is not None:
+                if item.received_at is None:
+                    values["received_at"] = found.received_at
+                # A retried delivery usually changes nothing: then nothing is written.
+                if any(getattr(found, key) != value for key, value in values.items()
+                       if key != "updated_at"):
+                    for key, value in values.items():
+                        setattr(found, key, value)
+                    to_update.append((index, found, item))
+                else:
+                    unchanged.append((index, found, item))
+            else:
+                row = Feedback(organisation=self.organisation, source=item.source,
+                               external_id=item.external_id, submitted_by=self.actor,
+                               created_at=now, **values)
+                to_create.append((index, row, item))
+
+        with transaction.atomic():
+            Feedback.objects.bulk_create([row for _i, row, _x in to_create], batch_size=1000)
+            if to_update:
+                Feedback.objects.bulk_update([row for _i, row, _x in to_update],
+                                             list(self.UPDATABLE), batch_size=1000)
+            self._write_tags(to_create, to_update, unchanged)
+            FeedbackEvent.objects.bulk_create(
+                [FeedbackEvent(feedback=row, actor=self.actor, kind="created",
+                               changes={"source": row.source}) for _i, row, _x in to_create]
+                + [FeedbackEvent(feedback=row, actor=self.actor, kind="updated",
+                                 changes={"via": row.source}) for _i, row, _x in to_update],
+                batch_size=1000)
+        for index, row, _item in to_create:
+            results[index] = ItemResult(index, "created", id=row.pk, external_id=row.external_id)
+        for index, row, _item in [*to_update, *unchanged]:
+            results[index] = ItemResult(index, "updated", id=row.pk, external_id=row.external_id)
+        return results  # type: ignore[return-value]
+
+    def _write_tags(self, created, updated, unchanged) -> None:
+        """Give each row exactly the batch's tags, touching only rows whose tags differ."""
+        through = Feedback.tags.through
+        existing_rows = [*updated, *unchanged]
+        current: dict[int, set[int]] = {}
+        if existing_rows:
+            for feedback_id, tag_id in through.objects.filter(
+                    feedback_id__in=[row.pk for _i, row, _x in existing_rows]).values_list(
+                    "feedback_id", "tag_id"):
+                current.setdefault(feedback_id, set()).add(tag_id)
+        stale, links = [], []
+        for _i, row, item in [*created, *existing_rows]:
+            wanted = set(self._tag_ids(item.tags))
+            if wanted == current.get(row.pk, set()):
+                continue
+            if row.pk in current:
+                stale.append(row.pk)
+            links.extend(through(feedback_id=row.pk, tag_id=tag_id) for tag_id in wanted)
+        if stale:
+            through.objects.filter(feedback_id__in=stale).delete()
+        through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
+
+
+MAX_BATCH = 1000
+
+
+def feedback_bulk_upsert(*, organisation: Organisation, actor: Member | None,
+                         raw_items: list[dict], default_source: str = Source.API
+                         ) -> list[ItemResult]:
+    """Clean and upsert up to 1,000 items; one result per item, errors never block the rest."""
+    if len(raw_items) > MAX_BATCH:
+        raise DomainError(_("At most %d items per call: split the batch.") % MAX_BATCH,
+                          field="items")
+    cleaned: list[FeedbackInput | RowError] = []
+    for raw in raw_items:
+        try:
+            cleaned.append(feedback_input(raw, default_source=default_source))
+        except RowError as error:
+            cleaned.append(error)
+    return FeedbackWriter(organisation, actor).write(cleaned)
+
+
+def feedback_create(*, organisation: Organisation, actor: Member | None, raw: dict,
+                    default_source: str = Source.WEB_FORM) -> tuple[Feedback, bool]:
+    """Create (or, for a known source + external id, update) one item; raises RowError."""
+    result = FeedbackWriter(organisation, actor).write(
+        [feedback_input(raw, default_source=default_source)])[0]
+    if result.status == "error":
+        raise RowError(result.message, field=result.field)
+    return Feedback.objects.get(pk=result.id), result.status == "created"
+
+
+# --- Triage -------------------------------------------------------------------------------------
+
+TRIAGE_FIELDS = ("status", "importance", "product_area_id", "title")
+
+
+def _event(feedback: Feedback, actor: Member | None, kind: str, changes: dict) -> FeedbackEvent:
+    return FeedbackEvent.objects.create(feedback=feedback, actor=actor, kind=kind,
+                                        changes=changes)
+
+
+def feedback_update(*, actor: Member, feedback: Feedback, status: str | None = None,
+                    importance: str | None = None, product_area: ProductArea | None | str = "",
+                    title: str | None = None, tags: list[str] | None = None,
+                    customer: Customer | None | str = "") -> FeedbackEvent | None:
+    """Change triage fields; the change is recorded in history (and can be undone)."""
+    if feedback.organisation_id != actor.organisation_id:
+        raise DomainError(_("This feedback is not in your organisation."))
+    before = {"status": feedback.status, "importance": feedback.importance,
+              "product_area_id": feedback.product_area_id, "title": feedback.title,
+              "customer_id": feedback.customer_id,
+              "tags": sorted(feedback.tags.values_list("name", flat=True))}
+    if status is not None:
+        if status not in Status.values:
+            raise DomainError(_("Unknown status “%s”.") % status, field="status")
+        feedback.status = status
+        if status != Status.NEW and feedback.triaged_at is None:
+            feedback.triaged_at = timezone.now()
+    if importance is not None:
+        if importance not in Importance.values:
+            raise DomainError(_("Unknown importance “%s”.") % importance, field="importance")
+        feedback.importance = importance
+    if product_area != "":
+        if product_area is not None and product_area.organisation_id != actor.organisation_id:
+            raise DomainError(_("Choose a product area of your organisation."),
+                              field="product_area")
+        feedback.product_area = product_area
+    if customer != "":
+        if customer is not None and customer.organisation_id != actor.organisation_id:
+            raise DomainError(_("Choose a customer of your organisation."), field="customer")
+        feedback.customer = customer
+    if title is not None:
+        feedback.title = parsing.clean_text(title)[:300]
+    feedback.save()
+    if tags is not None:
+        writer = FeedbackWriter(feedback.organisation, actor)
+        feedback.tags.set(writer._tag_ids([t[:60] for t in parsing.split_list(tags)]))
+    after = {"status": feedback.status, "importance": feedback.importance,
+             "product_area_id": feedback.product_area_id, "title": feedback.title,
+             "customer_id": feedback.customer_id,
+             "tags": sorted(feedback.tags.values_list("name", flat=True))}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if not changes:
+        return None
+    return _event(feedback, actor, "updated", changes)
+
+
+def feedback_undo(*, actor: Member, event: FeedbackEvent) -> FeedbackEvent | None:
+    """Put back the values an 'updated' event changed (the inbox's undo)."""
+    feedback = event.feedback
+    if feedback.organisation_id != actor.organisation_id or event.kind != "updated":
+        raise DomainError(_("This change cannot be undone."))
+    old = {k: v[0] for k, v in event.changes.items() if isinstance(v, list) and len(v) == 2}
+    area = ""
+    if "product_area_id" in old:
+        area = ProductArea.objects.filter(organisation_id=actor.organisation_id,
+                                          pk=old["product_area_id"]).first()
+    customer = ""
+    if "customer_id" in old:
+        customer = Customer.objects.filter(organisation_id=actor.organisation_id,
+                                           pk=old["customer_id"]).first()
+    return feedback_update(actor=actor, feedback=feedback, status=old.get("status"),
+                           importance=old.get("importance"), product_area=area,
+                           title=old.get("title"), tags=old.get("tags"), customer=customer)
+
+
+BULK_ACTIONS = {"archive", "triage", "close", "reopen", "importance", "tag", "area"}
+
+
+def feedback_bulk_action(*, actor: Member, items: list[Feedback], action: str,
+                         value: str = "") -> list[FeedbackEvent]:
+    """Apply one triage action to many items; returns the events (for undo)."""
+    if action not in BULK_ACTIONS:
+        raise DomainError(_("Unknown action “%s”.") % action, field="action")
+    events = []
+    for item in items:
+        kwargs: dict = {}
+        if action == "archive":
+            kwargs["status"] = Status.ARCHIVED
+        elif action == "triage":
+            kwargs["status"] = Status.TRIAGED
+        elif action == "close":
+            kwargs["status"] = Status.CLOSED
+        elif action == "reopen":
+            kwargs["status"] = Status.NEW
+        elif action == "importance":
+            kwargs["importance"] = value
+        elif action == "tag":
+            current = list(item.tags.values_list("name", flat=True))
+            kwargs["tags"] = [*current, value] if value else current
+        elif action == "area":
+            kwargs["product_area"] = ProductArea.objects.filter(
+                organisation_id=actor.organisation_id, pk=value or 0).first()
+        event = feedback_update(actor=actor, feedback=item, **kwargs)
+        if event:
+            events.append(event)
+    return events
+
+
+# --- Personal data ----------------------------------------------------------------------------
+
+def feedback_scrub_personal_data(*, contact: Contact, needles: list[str],
+                                 replacement: str) -> int:
+    """Replace a person's name and address in every verbatim of theirs; returns the count."""
+    if not needles:
+        return 0
+    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)),
+                         re.IGNORECASE)
+    query = Q()
+    for needle in needles:
+        query |= Q(text__icontains=needle) | Q(title__icontains=needle)
+    rows = Feedback.objects.filter(Q(contact=contact) | query,
+                                   organisation_id=contact.organisation_id)
+    changed = []
+    for row in rows.iterator(chunk_size=500):
+        text, title = pattern.sub(replacement, row.text), pattern.sub(replacement, row.title)
+        if text != row.text or title != row.title:
+            row.text, row.title = text, title
+            changed.append(row)
+    Feedback.objects.bulk_update(changed, ["text", "title"], batch_size=500)
+    FeedbackEvent.objects.bulk_create([FeedbackEvent(feedback=row, kind="erased",
+                                                     changes={"personal_data": "removed"})
+                                       for row in changed])
+    return len(changed)
+
+
+ERASED = "[erased]"
+
+
+def contact_erase(*, actor: Member, origin: Origin, contact: Contact) -> int:
+    """GDPR erasure: remove the person's name and address from the contact and from every
+    verbatim that quotes them; the feedback stays, attached to the customer. Audited."""
+    if contact.organisation_id != actor.organisation_id:
+        raise DomainError(_("This contact is not in your organisation."))
+    needles = [value for value in (contact.email, contact.name) if value and len(value) >= 3]
+    rewritten = feedback_scrub_personal_data(contact=contact, needles=needles,
+                                             replacement=ERASED)
+    contact.name, contact.email, contact.role = "", None, ""
+    contact.erased_at = timezone.now()
+    contact.save(update_fields=["name", "email", "role", "erased_at", "updated_at"])
+    audit_record(organisation=actor.organisation, actor=actor, action="contact.erased",
+                 origin=origin, target=contact, target_label=_("Contact #%d") % contact.pk,
+                 changes={"feedback_rewritten": rewritten})
+    return rewritten
+
+
+# --- Inbox: undo of several changes, saved views --------------------------------------------
+
+def feedback_bulk_undo(*, actor: Member, events: list[FeedbackEvent]) -> list[FeedbackEvent]:
+    """Undo several changes (one inbox action on many items), newest first."""
+    undone = []
+    for event in sorted(events, key=lambda e: e.pk, reverse=True):
+        result = feedback_undo(actor=actor, event=event)
+        if result:
+            undone.append(result)
+    return undone
+
+
+def saved_view_save(*, actor: Member, name: str, query: str,
+                    shared: bool = False) -> SavedView:
+    """Save the inbox filters under a name; saving again under the same name replaces them.
+    Only members who manage feedback may share a view with the whole organisation."""
+    name = parsing.clean_text(name)[:100]
+    if not name:
+        raise DomainError(_("Give the view a name."), field="name")
+    if len(query) > 2000:
+        raise DomainError(_("These filters are too long to be saved; remove a few."),
+                          field="name")
+    if shared and not policy.can(actor, "feedback", policy.Action.CHANGE):
+        raise DomainError(_("Only members who manage feedback can share a view with the "
+                            "organisation."), field="shared")
+    view = SavedView.objects.filter(organisation_id=actor.organisation_id, owner=actor,
+                                    name__iexact=name).first()
+    if view is None:
+        view = SavedView(organisation_id=actor.organisation_id, owner=actor)
+    view.name, view.query, view.shared = name, query, shared
+    view.save()
+    return view
+
+
+def saved_view_delete(*, actor: Member, view: SavedView) -> None:
+    """Delete a saved view: its owner may, and an administrator may remove a shared one."""
+    if view.organisation_id != actor.organisation_id or not (
+            view.owner_id == actor.pk or (view.shared and actor.is_admin)):
+        raise DomainError(_("Only the person who saved this view can delete it."))
+    view.delete()

@@ -1,0 +1,31 @@
+"""Shared steps of the browser stories: the demo organisation and signing in through the form."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from moulin.demo.organisation import DEMO_PASSWORD, demo_load
+
+ADMIN_EMAIL = "admin@example.com"
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """The Liquidia demo organisation, committed so the live server sees it (with a smaller
+    feedback hub than `make run` loads, to keep the suite fast; screenshots use the full one)."""
+    organisation, _created = demo_load(customers=40, feedback=200)
+    return organisation
+
+
+@pytest.fixture
+def sign_in(live_server, page: Page):
+    """Sign in through the real form: sign_in(email, password) leaves the page on home."""
+
+    def submit(email: str = ADMIN_EMAIL, password: str = DEMO_PASSWORD) -> Page:
+        page.goto(f"{live_server.url}/sign-in/")
+        page.locator("#id_username").fill(email)
+        page.locator("#id_password").fill(password)
+        page.locator("form.form button[type=submit]").click()
+        expect(page).to_have_url(f"{live_server.url}/")
+        return page
+
+    return submit

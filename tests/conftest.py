@@ -106,3 +106,14 @@ def api_client(client):
         return Api(make_token(member, scope))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache, keyed by token id; SQLite reuses ids after a
+    rolled-back test, so every test starts with an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

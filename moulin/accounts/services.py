@@ -449,6 +449,17 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
     return token
 
 
+def user_password_event(*, email: str, action: str, origin: Origin) -> None:
+    """Audit a password reset request or change for the account behind ``email`` (if any).
+
+    Nothing is visible to the visitor either way, so this reveals no account."""
+    member = (Member.objects.select_related("organisation")
+              .filter(user__email__iexact=email.strip()).first())
+    if member is not None:
+        audit_record(organisation=member.organisation, actor=member, action=action,
+                     origin=origin, target=member)
+
+
 def user_set_language(*, user: User, language: str) -> None:
     """Remember the interface language a person chose."""
     if language not in dict(settings.LANGUAGES):

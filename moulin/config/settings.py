@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "moulin.core.middleware.ApiErrorFormatMiddleware",
 ]
 
 ROOT_URLCONF = "moulin.config.urls"
@@ -162,6 +163,10 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Largest CSV/XLSX file the import wizard accepts, in bytes (default 50 MB).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+if IMPORT_MAX_BYTES <= 0:
+    raise ImproperlyConfigured("IMPORT_MAX_BYTES must be a positive number of bytes.")
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # Number of reverse proxies in front of Moulin (0: none). With 1 or more, the client address in
@@ -172,6 +177,9 @@ NINJA_NUM_PROXIES = TRUSTED_PROXY_COUNT
 # --- API ---------------------------------------------------------------------------------------
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 API_PAGE_SIZE_MAX = 200
+# Largest request body, in bytes (default 32 MB): a 10 MB verbatim must fit in one JSON call.
+# Beyond it the API answers 413 (Django's own default, 2.5 MB, would refuse long transcripts).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=32 * 1024 * 1024)
 
 # --- Security ----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -52,7 +52,7 @@ class ErrorOut(Schema):
 # that clients (and the schema fuzzer) know them.
 ERROR_RESPONSES: dict[int, type[Schema]] = {
     400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
-    422: ErrorOut, 429: ErrorOut,
+    413: ErrorOut, 422: ErrorOut, 429: ErrorOut,
 }
 
 
@@ -139,6 +139,13 @@ def install_error_handlers(api: NinjaAPI) -> None:
         logger.exception("Unhandled API error on %s %s", request.method, request.path)
         return respond(request, 500, "server_error",
                        "Something went wrong on our side; the error was logged.")
+
+    @api.exception_handler(RequestDataTooBig)
+    def on_too_big(request, exc: RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        return respond(request, 413, "request_too_large",
+                       f"The request body is larger than {limit} MB: send fewer or shorter "
+                       "items per call.")
 
     @api.exception_handler(PermissionDenied)
     def on_forbidden(request, exc: PermissionDenied):

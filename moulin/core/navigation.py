@@ -20,6 +20,7 @@ class NavEntry:
     icon: str  # name of an inline SVG in templates/core/_icon.html
     section: str = "main"  # "main" (left menu) or "admin" (administration group)
     order: int = 100
+    action: str = policy.Action.VIEW  # what the page needs (a form page: CREATE)
 
 
 _ENTRIES: list[NavEntry] = []
@@ -36,7 +37,7 @@ def entries_for(member, section: str) -> list[dict]:
     """The entries of ``section`` that ``member`` may open."""
     visible = []
     for entry in _ENTRIES:
-        if entry.section != section or not policy.can(member, entry.module, policy.Action.VIEW):
+        if entry.section != section or not policy.can(member, entry.module, entry.action):
             continue
         try:
             url = reverse(entry.url_name)

@@ -225,3 +225,12 @@ def test_search_with_a_nul_byte_finds_what_the_rest_would(admin, log):
                                        filters=selectors.AuditFilters(search="Partner\x00"))
 
     assert [e.target_label for e in found] == ["Partnerships"]
+
+
+def test_export_with_invalid_filters_exports_nothing_and_shows_the_error(client_for, admin, log):
+    response = client_for(admin).get("/audit/export.csv",
+                                     {"date_from": "2026-05-02", "date_to": "2026-05-01"})
+
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("text/html")
+    assert not AuditEntry.objects.filter(action="export.audit_log").exists()

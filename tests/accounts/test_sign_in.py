@@ -126,6 +126,9 @@ def test_password_reset_email_lets_the_member_choose_a_new_password(client, pm):
     assert signed_in_user_id(client) is None
     assert sign_in(client, "pm@acme.test", NEW_PASSWORD).url == "/"
     assert signed_in_user_id(client) == str(pm.user.pk)
+    actions = list(AuditEntry.objects.filter(actor=pm).values_list("action", flat=True))
+    assert "auth.password_reset_requested" in actions
+    assert "auth.password_changed" in actions
 
 
 def test_password_reset_link_works_only_once(client, pm):
@@ -171,6 +174,7 @@ def test_signed_in_member_changes_their_password(client_for, pm):
     assert client.get("/me/password/done/").status_code == 200
     pm.user.refresh_from_db()
     assert pm.user.check_password(NEW_PASSWORD)
+    assert AuditEntry.objects.filter(actor=pm, action="auth.password_changed").exists()
 
 
 def test_password_change_needs_the_current_password(client_for, pm):

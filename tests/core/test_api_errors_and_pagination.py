@@ -190,3 +190,14 @@ def test_fourth_request_in_a_minute_waits(client, admin, pm, rate_limit_of_three
     # The limit is per token: someone else's token is not slowed down.
     other = {"Authorization": f"Bearer {make_token(pm)}"}
     assert client.get("/api/v1/me", headers=other).status_code == 200
+
+
+def test_wrong_method_and_unknown_route_answer_in_the_error_format(client, db):
+    response = client.delete("/api/v1/me")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert response.json()["code"] == "method_not_allowed"
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"status": 404, "code": "not_found",
+                               "message": "No such API route: see /api/v1/docs.", "errors": []}

@@ -54,10 +54,13 @@ def _csv_safe(value: object) -> str:
 
 
 @policy.requires("audit", Action.EXPORT)
-def audit_log_export(request: HttpRequest) -> StreamingHttpResponse:
+def audit_log_export(request: HttpRequest) -> HttpResponse:
     """The filtered audit log as CSV (the export itself is audited)."""
     member = request.member
-    _form, filters = _filters(request)
+    form, filters = _filters(request)
+    if form.errors:
+        # Never export more than the person asked for: show the filters with their errors.
+        return audit_log(request)
     entries = selectors.audit_entry_list(member=member, filters=filters)
     audit_record(organisation=member.organisation, actor=member, action="export.audit_log",
                  origin=Origin.from_request(request),

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,7 +22,23 @@ sign_in = policy.public("the sign-in page")(auth_views.LoginView.as_view(
     redirect_authenticated_user=True,
 ))
 sign_out = policy.public("signing out needs no permission")(auth_views.LogoutView.as_view())
-password_reset = policy.public("a forgotten password")(auth_views.PasswordResetView.as_view(
+class AuditedPasswordResetView(auth_views.PasswordResetView):
+    def form_valid(self, form):
+        services.user_password_event(email=form.cleaned_data["email"],
+                                     action="auth.password_reset_requested",
+                                     origin=Origin.from_request(self.request))
+        return super().form_valid(form)
+
+
+class AuditedPasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.user_password_event(email=form.user.email, action="auth.password_changed",
+                                     origin=Origin.from_request(self.request))
+        return response
+
+
+password_reset = policy.public("a forgotten password")(AuditedPasswordResetView.as_view(
     template_name="accounts/password_reset.html",
     email_template_name="accounts/email/password_reset.txt",
     subject_template_name="accounts/email/password_reset_subject.txt",
@@ -30,7 +47,7 @@ password_reset = policy.public("a forgotten password")(auth_views.PasswordResetV
 password_reset_done = policy.public("a forgotten password")(
     auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"))
 password_reset_confirm = policy.public("a forgotten password")(
-    auth_views.PasswordResetConfirmView.as_view(
+    AuditedPasswordResetConfirmView.as_view(
         template_name="accounts/password_reset_confirm.html",
         success_url=reverse_lazy("accounts:password_reset_complete"),
     ))
@@ -70,7 +87,8 @@ def language_set(request: HttpRequest) -> HttpResponse:
     """Switch the interface language; a signed-in person's choice is saved to their profile."""
     language = request.POST.get("language", "")
     next_url = request.POST.get("next") or "/"
-    if not next_url.startswith("/") or next_url.startswith("//"):
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
         next_url = "/"
     response = redirect(next_url)
     try:

@@ -36,7 +36,15 @@ def profile(request: HttpRequest) -> HttpResponse:
                        invalid=bool(form.errors))
 
 
-password_change = policy.requires(*SELF)(auth_views.PasswordChangeView.as_view(
+class AuditedPasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.user_password_event(email=form.user.email, action="auth.password_changed",
+                                     origin=Origin.from_request(self.request))
+        return response
+
+
+password_change = policy.requires(*SELF)(AuditedPasswordChangeView.as_view(
     template_name="accounts/password_change.html",
     success_url=reverse_lazy("accounts:password_change_done"),
 ))

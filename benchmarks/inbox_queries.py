@@ -50,7 +50,8 @@ def generate(org, members, rows: int, customers: int, rng: random.Random) -> Non
                  arr=rng.randrange(5_000, 500_000), lifecycle=rng.choice(
                      ["customer"] * 8 + ["trial", "churned"]))
         for i in range(customers)], batch_size=5000)
-    customer_ids = list(Customer.objects.filter(organisation=org).values_list("id", flat=True))
+    customer_arr = dict(Customer.objects.filter(organisation=org).values_list("id", "arr"))
+    customer_ids = list(customer_arr)
     sources = ["web_form", "api", "email", "intercom", "zendesk", "hubspot", "slack", "survey"]
     statuses = ["new"] * 2 + ["triaged"] * 4 + ["linked"] * 3 + ["closed", "archived"]
     started = time.perf_counter()
@@ -65,17 +66,19 @@ def generate(org, members, rows: int, customers: int, rng: random.Random) -> Non
                 status = rng.choice(statuses)
                 triaged = (received + timedelta(hours=rng.randrange(1, 200))).isoformat() \
                     if status != "new" else "\\N"
+                customer = rng.choice(customer_ids)
                 buffer.write("\t".join([
                     str(org.pk), "", text, rng.choice(sources), f"gen-{n}",
-                    str(rng.choice(members)), str(rng.choice(customer_ids)),
+                    str(rng.choice(members)), str(customer), str(customer_arr[customer] or 0),
                     received.isoformat(), rng.choice(["nice_to_have", "important", "critical"]),
                     str(rng.choice(areas).pk) if rng.random() < 0.7 else "\\N", status, triaged,
                     "fr" if french else "en", "[]", "[]", received.isoformat(),
                     received.isoformat()]) + "\n")
             with cursor.copy(
                     "COPY feedback_feedback (organisation_id, title, text, source, external_id, "
-                    "submitted_by_id, customer_id, received_at, importance, product_area_id, "
-                    "status, triaged_at, language, links, attachments, created_at, updated_at) "
+                    "submitted_by_id, customer_id, customer_arr, received_at, importance, "
+                    "product_area_id, status, triaged_at, language, links, attachments, "
+                    "created_at, updated_at) "
                     "FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
             print(f"  … {min(rows, base + chunk):,} rows", flush=True)
@@ -104,7 +107,7 @@ def main() -> None:
     from moulin.feedback.selectors import FeedbackFilters, feedback_list
 
     rng = random.Random(11)
-    org = Organisation.objects.filter(name__startswith="Inbox benchmark").first() \
+    org = Organisation.objects.filter(name__startswith="Inbox benchmark").order_by("-id").first() \
         if args.reuse else None
     if org is None:
         org = organisation_create(name=f"Inbox benchmark {time.time():.0f}", language="fr")

@@ -47,6 +47,9 @@ from moulin.config.api import api
 from moulin.core import policy
 from moulin.customers import services as customer_services
 from moulin.feedback import services as feedback_services
+from moulin.feedback.models import ImportJob
+from moulin.integrations import services as integration_services
+from moulin.integrations.models import DeliveryStatus, Integration, WebhookDelivery
 from tests.builders import department, make_squad
 
 FIX = "decorate it with policy.requires(module, action) or policy.public(reason)"
@@ -266,6 +269,18 @@ def password_reset_kwargs(member: Member) -> dict:
             "token": default_token_generator.make_token(user)}
 
 
+def acme_integration(acme: Acme) -> Integration:
+    return integration_services.integration_create(
+        actor=acme.admin, origin=CLI, vendor="zendesk", name="Acme Zendesk",
+        signing_secret="zendesk-secret")
+
+
+def acme_failed_delivery(acme: Acme) -> int:
+    return WebhookDelivery.objects.create(
+        integration=acme_integration(acme), status=DeliveryStatus.FAILED, body="{}",
+        error="Nothing could be imported.").pk
+
+
 # URL arguments per route name, built for the acting persona (None when anonymous). They
 # always name objects of Acme Treasury, so the outsider must get 404 on these routes.
 SAMPLE_KWARGS: dict[str, Callable[[Acme, Member | None], dict]] = {
@@ -280,12 +295,37 @@ SAMPLE_KWARGS: dict[str, Callable[[Acme, Member | None], dict]] = {
     "accounts:invitation_accept": lambda acme, actor: {"token": acme.invitation.raw_token},
     "accounts:password_reset_confirm": lambda acme, actor: password_reset_kwargs(
         acme.cs_contributor),
+    "feedback:import_mapping": lambda acme, actor: {"pk": acme_import_job(acme)},
+    "feedback:import_detail": lambda acme, actor: {"pk": acme_import_job(acme)},
+    "feedback:import_progress": lambda acme, actor: {"pk": acme_import_job(acme)},
+    "feedback:import_cancel": lambda acme, actor: {"pk": acme_import_job(acme)},
+    "feedback:import_rerun": lambda acme, actor: {"pk": acme_import_job(acme)},
+    "feedback:import_errors_csv": lambda acme, actor: {"pk": acme_import_job(acme)},
+    "customers:customer_detail": lambda acme, actor: {"pk": acme_customer(acme)},
+    "feedback:contact_erase": lambda acme, actor: {"pk": acme_contact(acme)},
+    "integrations:hook_receive": lambda acme, actor: {"url_key": acme_integration(acme).url_key},
+    "integrations:hook_receive_mime": lambda acme, actor: {
+        "url_key": acme_integration(acme).url_key},
+    "integrations:integration_detail": lambda acme, actor: {"pk": acme_integration(acme).pk},
+    "integrations:integration_set_enabled": lambda acme, actor: {
+        "pk": acme_integration(acme).pk},
+    "integrations:integration_rotate_url_key": lambda acme, actor: {
+        "pk": acme_integration(acme).pk},
+    "integrations:delivery_retry": lambda acme, actor: {"pk": acme_failed_delivery(acme)},
+    "feedback:detail": lambda acme, actor: {"pk": acme_feedback(acme)},
+    "feedback:triage": lambda acme, actor: {"pk": acme_feedback(acme)},
+    "feedback:saved_view_delete": lambda acme, actor: {"pk": acme_saved_view(acme, actor)},
 }
 
 # Views that only accept POST (``require_POST``): the matrix posts an empty form to them.
 POST_ONLY = {
     "accounts:member_set_active", "accounts:invitation_revoke", "accounts:department_delete",
     "accounts:squad_delete", "accounts:token_revoke", "accounts:permissions_reset",
+    "feedback:import_cancel", "feedback:import_rerun", "feedback:contact_erase",
+    "integrations:integration_set_enabled", "integrations:integration_rotate_url_key",
+    "integrations:delivery_retry",
+    "feedback:bulk_action", "feedback:undo", "feedback:triage", "feedback:saved_view_save",
+    "feedback:saved_view_delete",
 }
 # What an allowed POST may answer: done (redirect), re-rendered, or a validation error.
 ACTION_TAKEN = {200, 302, 422}
@@ -381,6 +421,8 @@ def test_page_answers_each_persona_as_its_policy_says(persona, route_name, reque
 WRITES_NEED: dict[str, tuple[str, str]] = {
     "accounts:department_list": ("organisation", policy.Action.CHANGE),
     "accounts:squad_list": ("organisation", policy.Action.CHANGE),
+    "feedback:import_detail": ("feedback", policy.Action.CREATE),  # POST starts the import
+    "customers:customer_detail": ("customers", policy.Action.CHANGE),  # POST edits the card
 }
 # What an allowed empty form may answer: saved (redirect), re-rendered with errors, or refused
 # because the page takes no form at all.
@@ -433,11 +475,30 @@ def acme_customer(acme: Acme) -> int:
     return customer.pk
 
 
+def acme_import_job(acme: Acme) -> int:
+    """A feedback import of Acme Treasury waiting for its column mapping (no file stored)."""
+    return ImportJob.objects.create(organisation=acme.organisation, created_by=acme.admin,
+                                    kind="feedback", file_name="acme-import.csv",
+                                    file_format="csv", columns=["Verbatim"]).pk
+
+
+def acme_contact(acme: Acme) -> int:
+    return customer_services.contact_upsert(organisation=acme.organisation,
+                                            email="marie@initech.test", name="Marie Curie").pk
+
+
 def acme_feedback(acme: Acme) -> int:
     feedback, _created = feedback_services.feedback_create(
         organisation=acme.organisation, actor=acme.cs_contributor,
         raw={"text": "Exports time out on large workspaces."})
     return feedback.pk
+
+
+def acme_saved_view(acme: Acme, actor: Member | None) -> int:
+    """An inbox view of the actor's (the outsider is handed the admin's: never theirs)."""
+    owner = actor if acme.owns(actor) else acme.admin
+    return feedback_services.saved_view_save(actor=owner, name="Critical", query="status=new"
+                                             "&importance=critical").pk
 
 
 # Path parameters by name: they name objects of Acme Treasury.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from moulin.accounts.models import Member
@@ -13,8 +13,16 @@ from moulin.customers.models import Contact, Customer, Segment
 MODULE = "customers"
 
 
+# The orders the customer list offers; each ends with the primary key so pages are stable.
+CUSTOMER_SORTS = {
+    "name": ("name", "id"),
+    "arr": (F("arr").desc(nulls_last=True), "name", "id"),
+    "renewal": (F("renewal_date").asc(nulls_last=True), "name", "id"),
+}
+
+
 def customer_list(*, member: Member, search: str = "", segment_id: int | None = None,
-                  lifecycle: str = "", plan: str = "") -> QuerySet[Customer]:
+                  lifecycle: str = "", plan: str = "", sort: str = "name") -> QuerySet[Customer]:
     """Customers with their feedback count and last feedback date."""
     qs = policy.scope(Customer.objects.all(), member, MODULE)
     if search:
@@ -28,7 +36,8 @@ def customer_list(*, member: Member, search: str = "", segment_id: int | None = 
         qs = qs.filter(plan=plan)
     return (qs.select_related("segment", "owner__user")
             .annotate(feedback_count=Count("feedback", distinct=True),
-                      last_feedback_at=Max("feedback__received_at")))
+                      last_feedback_at=Max("feedback__received_at"))
+            .order_by(*CUSTOMER_SORTS.get(sort, CUSTOMER_SORTS["name"])))
 
 
 def customer_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Customer:
@@ -73,3 +82,21 @@ def segment_list(*, member: Member) -> QuerySet[Segment]:
 def plan_list(*, member: Member) -> list[str]:
     return list(Customer.objects.filter(organisation_id=member.organisation_id)
                 .exclude(plan="").values_list("plan", flat=True).distinct().order_by("plan"))
+
+
+def customer_by_id(*, member: Member, pk: int) -> Customer | None:
+    """A customer the member may file feedback for (the intake form's "same customer again")."""
+    if not policy.can(member, "feedback", Action.CREATE):
+        return None
+    return (Customer.objects.filter(organisation_id=member.organisation_id, pk=pk)
+            .select_related("segment").first())
+
+
+def customer_feedback(*, member: Member, customer: Customer, limit: int = 20) -> list:
+    """The customer's newest feedback, for its page (empty without the right to see feedback).
+
+    Feedback sits in a later layer: it is reached through the reverse relation, never imported.
+    """
+    qs = policy.scope(customer.feedback.all(), member, "feedback")
+    return list(qs.select_related("contact", "product_area").order_by("-received_at", "-id")
+                [:limit])

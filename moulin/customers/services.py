@@ -294,3 +294,41 @@ def customer_bulk_upsert(*, organisation: Organisation, raw_items: list[dict]
         results.append(CustomerResult(index, "created" if created else "updated",
                                       id=customer.pk, external_id=customer.external_id))
     return results
+
+
+def customer_update(*, actor: Member, customer: Customer, raw: dict) -> Customer:
+    """Change a customer from its page: the fields in ``raw`` are cleaned as for the API and
+    replace the current values (custom fields too: a line removed is a field removed)."""
+    if customer.organisation_id != actor.organisation_id:
+        raise DomainError(_("This customer is not in your organisation."))
+    data = customer_input(raw)
+    present = data.present
+    if "name" in present and not data.name:
+        raise RowError(_("A customer needs a name."), field="name")
+    organisation = actor.organisation
+    if data.external_id and Customer.objects.filter(
+            organisation=organisation, external_id=data.external_id).exclude(
+            pk=customer.pk).exists():
+        raise RowError(_("Another customer has the CRM id “%s”.") % data.external_id,
+                       field="external_id")
+    writer = CustomerWriter(organisation)
+    owner = writer.owners.get(data.owner_email) if data.owner_email else None
+    if data.owner_email and owner is None:
+        raise RowError(_("No member signs in with %s (owner).") % data.owner_email,
+                       field="owner_email")
+    for key in ("name", "external_id", "plan", "industry", "country", "lifecycle", "arr",
+                "renewal_date", "health_score", "custom_fields", "domains"):
+        if key in present:
+            setattr(customer, key, getattr(data, key))
+    if "currency" in present and data.currency:
+        customer.currency = data.currency
+    if "owner_email" in present:
+        customer.owner = owner
+    # One savepoint: a domain owned by another customer undoes the new segment and the save.
+    with transaction.atomic():
+        if "segment" in present:
+            customer.segment = writer.segment(data.segment)
+        customer.save()
+        if "domains" in present:
+            writer._set_domains(customer, data.domains)
+    return customer

@@ -10,6 +10,7 @@ class FeedbackConfig(AppConfig):
     def ready(self) -> None:
         from moulin.accounts.audit import register_actions
         from moulin.core.navigation import NavEntry, register
+        from moulin.core.policy import Action
 
         register_actions(
             {"contact.erased": _("Contact erased (GDPR)"),
@@ -24,3 +25,7 @@ class FeedbackConfig(AppConfig):
         )
 
         register(NavEntry("feedback:inbox", _("Feedback inbox"), "feedback", "inbox", order=10))
+        register(NavEntry("feedback:submit", _("Submit feedback"), "feedback", "message-plus",
+                          order=5, action=Action.CREATE))
+        register(NavEntry("feedback:import_list", _("Imports"), "feedback", "upload",
+                          order=15, action=Action.CREATE))

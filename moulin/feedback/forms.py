@@ -11,7 +11,84 @@ from django.utils.translation import gettext_lazy as _
 from moulin.accounts.models import Member
 from moulin.customers import selectors as customer_selectors
 from moulin.customers.models import Customer
-from moulin.feedback.models import Importance, ProductArea, Source
+from moulin.feedback.models import Importance, ProductArea, Source, Status
+
+# --- Inbox and feedback page (views/inbox.py, views/feedback_page.py) ---------------------------
+
+BULK_ACTION_CHOICES = [
+    ("triage", _("Mark triaged")), ("archive", _("Archive")), ("close", _("Close")),
+    ("reopen", _("Reopen")), ("importance", _("Set importance")), ("tag", _("Add tag")),
+    ("area", _("Set product area")),
+]
+# Actions that need a value (the importance, the tag, the product area id).
+BULK_ACTIONS_WITH_VALUE = {"importance", "tag", "area"}
+MAX_BULK_ITEMS = 500
+
+
+class BulkActionForm(forms.Form):
+    """One triage action on the selected inbox items."""
+
+    ids = forms.CharField(error_messages={"required": _("Select at least one item.")})
+    action = forms.ChoiceField(choices=BULK_ACTION_CHOICES)
+    value = forms.CharField(max_length=100, required=False)
+
+    def clean_ids(self) -> list[int]:
+        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else [
+            self.cleaned_data["ids"]]
+        ids = []
+        for part in ",".join(raw).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not (part.isascii() and part.isdigit() and 0 < int(part) < 2**63):
+                raise forms.ValidationError(_("The selection is not valid: reload the page."))
+            ids.append(int(part))
+        if not ids:
+            raise forms.ValidationError(_("Select at least one item."))
+        if len(ids) > MAX_BULK_ITEMS:
+            raise forms.ValidationError(_("At most %d items at once.") % MAX_BULK_ITEMS)
+        return list(dict.fromkeys(ids))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        action, value = cleaned.get("action"), (cleaned.get("value") or "").strip()
+        if action in BULK_ACTIONS_WITH_VALUE and not value:
+            # The toolbar (also without JavaScript) names the value after its action:
+            # importance=critical, tag=billing, area=12.
+            value = str(self.data.get(action, ""))[:100].strip()
+        if action in BULK_ACTIONS_WITH_VALUE and not value:
+            self.add_error("value", _("Choose a value for this action."))
+        if action == "importance" and value and value not in Importance.values:
+            self.add_error("value", _("Unknown importance “%s”.") % value[:40])
+        cleaned["value"] = value
+        return cleaned
+
+
+class SavedViewForm(forms.Form):
+    """The inbox's current filters saved under a name."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    query = forms.CharField(max_length=2000, required=False, widget=forms.HiddenInput)
+    shared = forms.BooleanField(label=_("Share with the organisation"), required=False)
+
+
+class FeedbackTriageForm(forms.Form):
+    """The triage fields of one feedback item, on its page."""
+
+    title = forms.CharField(label=_("Title"), max_length=300, required=False)
+    status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
+    importance = forms.ChoiceField(label=_("Importance"), choices=Importance.choices)
+    product_area = forms.ModelChoiceField(label=_("Product area"),
+                                          queryset=ProductArea.objects.none(), required=False,
+                                          empty_label=_("No product area"))
+    tags = forms.CharField(label=_("Tags"), max_length=1000, required=False,
+                           help_text=_("Separated by commas."))
+
+    def __init__(self, *args, organisation_id: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product_area"].queryset = ProductArea.objects.filter(
+            organisation_id=organisation_id)
+
 
 # --- Intake form (views/intake.py) ---------------------------------------------------------------
 
@@ -37,10 +114,8 @@ class FeedbackIntakeForm(forms.Form):
     customer_search = forms.CharField(
         label=_("Customer"), max_length=200, required=False,
         help_text=_("Type a name, email domain or CRM id, then pick from the list."))
-    contact_email = forms.EmailField(
-        label=_("Contact's email"), required=False,
-        help_text=_("The person who said it. Leave the customer empty and it is found from "
-                    "their address."))
+    # "On behalf of": the person who said it (the template explains it once for both fields).
+    contact_email = forms.EmailField(label=_("Contact's email"), required=False)
     contact_name = forms.CharField(label=_("Contact's name"), max_length=200, required=False)
     importance = forms.ChoiceField(label=_("Importance for the customer"),
                                    choices=Importance.choices, initial=Importance.IMPORTANT,
@@ -67,7 +142,15 @@ class FeedbackIntakeForm(forms.Form):
         # The combobox's attributes (aria-combobox pattern, htmx suggestions) are set by the
         # template, which knows the URL; the field itself must not fight the browser's autofill.
         self.fields["customer_search"].widget.attrs["autocomplete"] = "off"
-        self.fields["contact_email"].widget.attrs["autocomplete"] = "off"
+        self.fields["contact_email"].widget.attrs.update(
+            autocomplete="off", placeholder=_("Their email address"))
+        self.fields["contact_name"].widget.attrs.update(
+            autocomplete="off", placeholder=_("Their name"))
+
+    @property
+    def contact_fields(self) -> list:
+        """The two "on behalf of" fields, shown side by side under one legend."""
+        return [self["contact_email"], self["contact_name"]]
 
     def clean_received_on(self) -> date:
         day = self.cleaned_data["received_on"]

@@ -106,6 +106,11 @@ class Feedback(TenantModel):
                                 default=Language.OTHER)
     links = models.JSONField(_("links"), default=list, blank=True)
     attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    # The customer's ARR (0 when unknown), copied here so the inbox can sort and filter by it
+    # without a join. Kept in step by database triggers (migration 0003) whatever changes the
+    # customer's ARR or moves the item to another customer.
+    customer_arr = models.DecimalField(max_digits=14, decimal_places=2, default=0,
+                                       editable=False)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -124,6 +129,8 @@ class Feedback(TenantModel):
             models.Index(fields=["organisation", "product_area", "-received_at"]),
             models.Index(fields=["organisation", "language", "-received_at"]),
             models.Index(fields=["organisation", "submitted_by", "-received_at"]),
+            models.Index(fields=["organisation", "-customer_arr", "-received_at"],
+                         name="feedback_org_arr_received"),
         ]
 
     def __str__(self) -> str:

@@ -22,7 +22,7 @@ from moulin.accounts.models import Member, Organisation
 from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
 from moulin.customers.models import Contact, Customer, CustomerDomain
-from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError
+from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError, contact_upsert
 from moulin.feedback.language import detect_language
 from moulin.feedback.models import (
     Feedback,
@@ -298,6 +298,11 @@ class FeedbackWriter:
                                created_at=now, **values)
                 to_create.append((index, row, item))
 
+        arr = dict(Customer.objects.filter(
+            pk__in={row.customer_id for _i, row, _x in to_create if row.customer_id})
+            .values_list("pk", "arr"))
+        for _i, row, _x in to_create:
+            row.customer_arr = arr.get(row.customer_id) or 0
         with transaction.atomic():
             Feedback.objects.bulk_create([row for _i, row, _x in to_create], batch_size=1000)
             if to_update:
@@ -563,3 +568,22 @@ def saved_view_delete(*, actor: Member, view: SavedView) -> None:
             view.owner_id == actor.pk or (view.shared and actor.is_admin)):
         raise DomainError(_("Only the person who saved this view can delete it."))
     view.delete()
+
+
+# --- Intake form (views/intake.py) ------------------------------------------------------------
+
+def feedback_submit(*, actor: Member, raw: dict) -> Feedback:
+    """Record what a member heard from a customer (the intake form): the contact first, tied to
+    the customer chosen (else found from their address), then the feedback, as the member's."""
+    customer = None
+    if raw.get("customer_id"):
+        customer = Customer.objects.filter(organisation_id=actor.organisation_id,
+                                           pk=raw["customer_id"]).first()
+        if customer is None:
+            raise RowError(_("Choose a customer of your organisation."), field="customer_id")
+    if raw.get("contact_email"):
+        contact_upsert(organisation=actor.organisation, email=raw["contact_email"],
+                       name=parsing.clean_text(raw.get("contact_name")), customer=customer)
+    item, _created = feedback_create(organisation=actor.organisation, actor=actor, raw=raw,
+                                     default_source=Source.WEB_FORM)
+    return item

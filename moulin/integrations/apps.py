@@ -6,3 +6,10 @@ class IntegrationsConfig(AppConfig):
     name = "moulin.integrations"
     label = "integrations"
     verbose_name = _("Integrations")
+
+    def ready(self) -> None:
+        from moulin.core.navigation import NavEntry, register
+        from moulin.core.policy import Action
+
+        register(NavEntry("integrations:integration_list", _("Integrations"), "organisation",
+                          "settings", section="admin", order=40, action=Action.CHANGE))

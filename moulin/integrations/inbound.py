@@ -17,16 +17,19 @@ They never touch the database: services store, dedupe and call the feedback hub.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qs
+
+from django.utils.translation import gettext as _
 
 # Vendors retry or clocks drift a little; older signed requests are refused (Slack, HubSpot).
 FRESHNESS_SECONDS = 5 * 60
@@ -90,21 +93,22 @@ def same_signature(expected: str, received: str) -> bool:
 
 def require_secret(secret: str) -> None:
     if not secret:
-        raise SignatureError("No signing secret is configured for this integration: paste the "
-                             "vendor's secret on its settings page.")
+        raise SignatureError(_("No signing secret is configured for this integration: paste "
+                               "the vendor's secret on its settings page."))
 
 
 def require_fresh(timestamp: str, *, now: float, header: str, milliseconds: bool = False) -> None:
     """Refuse a missing, unreadable or stale timestamp (a replayed request)."""
     if not timestamp:
-        raise SignatureError(f"The {header} header is missing.")
+        raise SignatureError(_("The %s header is missing.") % header)
     try:
         sent = float(timestamp) / (1000 if milliseconds else 1)
     except ValueError:
-        raise SignatureError(f"The {header} header is not a timestamp.") from None
-    if abs(now - sent) > FRESHNESS_SECONDS:
-        raise SignatureError(f"The request is too old (or from the future): {header} is more "
-                             "than 5 minutes away from our clock. Replayed requests are refused.")
+        raise SignatureError(_("The %s header is not a timestamp.") % header) from None
+    if not math.isfinite(sent) or abs(now - sent) > FRESHNESS_SECONDS:
+        raise SignatureError(_("The request is too old (or from the future): %s is more than "
+                               "5 minutes away from our clock. Replayed requests are refused.")
+                             % header)
 
 
 def body_fingerprint(body: bytes) -> str:
@@ -116,12 +120,15 @@ def base64_signature(secret: str, message: bytes) -> str:
     return base64.b64encode(hmac_digest(secret, message)).decode("ascii")
 
 
-def is_base64(value: str) -> bool:
+def datetime_from_timestamp(value: object, *, milliseconds: bool = False) -> datetime | None:
+    """A vendor's Unix timestamp (seconds or milliseconds) as an aware UTC datetime, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
     try:
-        base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return True
+        seconds = float(value) / (1000 if milliseconds else 1)
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 # --- Payload reading ----------------------------------------------------------------------------
@@ -131,18 +138,19 @@ def json_payload(request: InboundRequest) -> object:
     try:
         return json.loads(request.body.decode("utf-8"))
     except UnicodeDecodeError:
-        raise PayloadError("The body is not UTF-8 text.") from None
+        raise PayloadError(_("The body is not UTF-8 text.")) from None
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"The body is not valid JSON ({exc.msg}, at character "
-                           f"{exc.pos}).") from None
+        raise PayloadError(_("The body is not valid JSON (%(problem)s, at character "
+                             "%(position)d).") % {"problem": exc.msg, "position": exc.pos}
+                           ) from None
     except RecursionError:
-        raise PayloadError("The JSON body is nested too deeply.") from None
+        raise PayloadError(_("The JSON body is nested too deeply.")) from None
 
 
 def json_object(request: InboundRequest) -> dict:
     data = json_payload(request)
     if not isinstance(data, dict):
-        raise PayloadError("Expected a JSON object at the top level.")
+        raise PayloadError(_("Expected a JSON object at the top level."))
     return data
 
 
@@ -152,9 +160,9 @@ def form_fields(request: InboundRequest) -> dict[str, str]:
         parsed = parse_qs(request.body.decode("utf-8"), keep_blank_values=True,
                           max_num_fields=1000)
     except UnicodeDecodeError:
-        raise PayloadError("The form body is not UTF-8 text.") from None
+        raise PayloadError(_("The form body is not UTF-8 text.")) from None
     except ValueError as exc:
-        raise PayloadError(f"The form body cannot be read: {exc}.") from None
+        raise PayloadError(_("The form body cannot be read: %s.") % exc) from None
     return {key: values[0] for key, values in parsed.items() if values}
 
 
@@ -179,10 +187,21 @@ def text_of(value: object) -> str:
     return ""
 
 
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+def email_or_blank(value: object) -> str:
+    """A usable email address, lower-cased, or "" (a vendor's odd value never fails an item)."""
+    text = text_of(value).lower()
+    return text if _EMAIL.match(text) and len(text) <= 254 else ""
+
+
 # --- HTML to text -------------------------------------------------------------------------------
 
-_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-           "pre", "ul", "ol", "table", "section", "article", "header", "footer", "hr"}
+# Paragraph-like tags are separated by a blank line, line-like ones by a line break.
+_PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "ul", "ol",
+               "table", "section", "article", "header", "footer", "hr"}
+_LINES = {"br", "div", "tr"}
 _SKIPPED = {"script", "style", "head", "title", "template"}
 
 
@@ -195,15 +214,19 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in _SKIPPED:
             self.skipping += 1
-        elif tag in _BLOCKS:
+        elif tag in _PARAGRAPHS:
+            self.parts.append("\n\n")
+        elif tag in _LINES:
             self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
+        elif tag == "li":
+            self.parts.append("\n- ")
 
     def handle_endtag(self, tag):
         if tag in _SKIPPED:
             self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCKS:
+        elif tag in _PARAGRAPHS:
+            self.parts.append("\n\n")
+        elif tag in _LINES - {"br"}:
             self.parts.append("\n")
 
     def handle_data(self, data):

@@ -93,6 +93,8 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="moulin-csv-import-"))
     os.environ["MEDIA_ROOT"] = str(workdir / "media")
+    # As in production: with DEBUG on, Django keeps and formats every query it runs.
+    os.environ.setdefault("DEBUG", "false")
     own_database = not os.environ.get("DATABASE_URL")
     if own_database:  # a throwaway SQLite file, removed with the rest at the end
         os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"

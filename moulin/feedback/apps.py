@@ -8,6 +8,10 @@ class FeedbackConfig(AppConfig):
     verbose_name = _("Feedback")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_restore_sqlite_triggers, sender=self,
+                             dispatch_uid="moulin_feedback_sqlite_triggers")
         from moulin.accounts.audit import register_actions
         from moulin.core.navigation import NavEntry, register
         from moulin.core.policy import Action
@@ -29,3 +33,12 @@ class FeedbackConfig(AppConfig):
                           order=5, action=Action.CREATE))
         register(NavEntry("feedback:import_list", _("Imports"), "feedback", "upload",
                           order=15, action=Action.CREATE))
+
+
+def _restore_sqlite_triggers(sender, using="default", **kwargs) -> None:
+    """SQLite drops a table's triggers when a migration rebuilds it: put them back."""
+    from django.db import connections
+
+    from moulin.feedback.database_triggers import ensure_sqlite_triggers
+
+    ensure_sqlite_triggers(connections[using])

@@ -98,7 +98,7 @@ def main() -> None:
         for item in items[1000:]:
             row = [str(org.pk), item["external_id"], "", item["text"], item["source"],
                    item["created_at"], item["importance"], "new", "en", "[]", "[]",
-                   item["created_at"], item["created_at"]]
+                   item["created_at"], item["created_at"], "0"]
             buffer.write("\t".join(v.replace("\t", " ") for v in row) + "\n")
         with connection.cursor() as cursor:
             cursor.execute("CREATE TEMP TABLE copy_bench (LIKE feedback_feedback "
@@ -106,9 +106,10 @@ def main() -> None:
                            "INCLUDING INDEXES)")
             started = time.perf_counter()
             payload = buffer.getvalue()
-            with cursor.copy("COPY copy_bench (organisation_id, external_id, title, text, "
-                             "source, received_at, importance, status, language, links, "
-                             "attachments, created_at, updated_at) FROM STDIN") as copy:
+            columns = ("organisation_id, external_id, title, text, source, received_at, "
+                       "importance, status, language, links, attachments, created_at, "
+                       "updated_at, customer_arr")
+            with cursor.copy(f"COPY copy_bench ({columns}) FROM STDIN") as copy:
                 copy.write(payload)
             copy_elapsed = time.perf_counter() - started
         copy_rate = sent / copy_elapsed

@@ -101,10 +101,11 @@ def main() -> None:
     vendor = setup_django()
 
     from django.core.files import File
+    from django.db import connection
     from django.test.utils import override_settings
 
     from moulin.accounts.audit import CLI
-    from moulin.accounts.models import Department
+    from moulin.accounts.models import Department, User
     from moulin.accounts.services import member_create, organisation_create
     from moulin.customers.services import customer_bulk_upsert
     from moulin.feedback import imports
@@ -128,7 +129,13 @@ def main() -> None:
         path = workdir / "export-zendesk.csv"
         meant_to_fail = write_export(path, args.rows, args.customers, rng)
         size = path.stat().st_size
-        print(f"database: {vendor}; file: {args.rows:,} rows, {size / 1e6:.1f} MB "
+        search = "PostgreSQL tsvector"
+        if vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                               "AND name LIKE 'feedback_fts_%'")
+                search = "FTS5 triggers on" if cursor.fetchone()[0] else "FTS5 triggers MISSING"
+        print(f"database: {vendor} ({search}); file: {args.rows:,} rows, {size / 1e6:.1f} MB "
               f"(cp1252, ';'), {meant_to_fail:,} bad rows")
 
         if args.tracemalloc:
@@ -172,8 +179,9 @@ def main() -> None:
         assert stored == job.created_count, (stored, job.created_count)
         assert job.error_count == meant_to_fail, (job.error_count, meant_to_fail)
     finally:
-        if not own_database:
-            org.delete()  # the user's database keeps nothing of the run
+        if not own_database:  # the user's database keeps nothing of the run
+            User.objects.filter(member__organisation=org).delete()  # members protect departments
+            org.delete()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -115,9 +115,21 @@ def audit_record(
         action=action,
         target_type=type(target).__name__.lower() if target is not None else "",
         target_id=str(getattr(target, "pk", "") or "") if target is not None else "",
-        target_label=(target_label or (str(target) if target is not None else ""))[:300],
-        changes=changes or {},
+        target_label=(target_label or (str(target) if target is not None else ""))
+        .replace("\x00", "")[:300],
+        changes=_without_nul(changes or {}),
         ip_address=origin.ip_address,
         user_agent=origin.user_agent,
         via=origin.via,
     )
+
+
+def _without_nul(value):
+    """PostgreSQL cannot store NUL characters in text or JSON: drop them from what is logged."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value

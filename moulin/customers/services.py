@@ -69,7 +69,7 @@ def normalise_domain(value: str) -> str:
     text = re.sub(r"^https?://", "", text).split("/")[0].removeprefix("www.")
     text = text.split("@")[-1]
     if not DOMAIN.match(text):
-        raise ValueError(f"{value!r} is not a domain name such as example.com.")
+        raise ValueError(_("“%s” is not a domain name such as example.com.") % value[:100])
     return text
 
 

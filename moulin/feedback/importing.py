@@ -247,10 +247,12 @@ def _worksheet(stream: BinaryIO, max_bytes: int | None):
     from openpyxl import load_workbook
 
     stream.seek(0)
+    # zipfile reports a damaged archive in many ways (BadZipFile, NotImplementedError for an
+    # unknown version or method, struct and zlib errors…): all of them are the file's fault.
     try:
         with zipfile.ZipFile(stream) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except Exception as exc:
         raise ImportFileError(_("This XLSX file is damaged or is not a spreadsheet. Open it "
                                 "in Excel and save it again.")) from exc
     if max_bytes and unpacked > max_bytes * XLSX_MAX_EXPANSION:

@@ -31,11 +31,14 @@ def apply_search(queryset: QuerySet, query: str) -> QuerySet:
     if not words:
         return queryset
     if connection.vendor == "postgresql":
-        text = " ".join(words)
-        return queryset.filter(id__in=RawSQL(
-            "SELECT id FROM feedback_feedback WHERE search_vector @@ "
-            "(websearch_to_tsquery('french', %s) || websearch_to_tsquery('english', %s)"
-            " || websearch_to_tsquery('simple', %s))", (text, text, text)))
+        # Every word as a prefix ("synchro" finds "synchronisation"), stemmed and unaccented
+        # by each language's configuration; a row matches in any of them. Words are \w+ only,
+        # so the tsquery text cannot carry operators.
+        text = " & ".join(f"{w}:*" for w in words)
+        return queryset.extra(where=[
+            "feedback_feedback.search_vector @@ (to_tsquery('moulin_french', %s) || "
+            "to_tsquery('moulin_english', %s) || to_tsquery('moulin_simple', %s))"],
+            params=[text, text, text])
     if connection.vendor == "sqlite":
         match = " AND ".join(f'"{w}"*' for w in words)
         return queryset.filter(id__in=RawSQL(

@@ -13,6 +13,7 @@ from django.db.models.functions import TruncWeek
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from moulin.accounts.models import Member
 from moulin.core import parsing, policy
@@ -95,7 +96,7 @@ class FeedbackFilters:
             values = many(name)
             return values[0] if values else ""
 
-        filters = cls(q=str(query.get("q", "") or "")[:200])
+        filters = cls(q=str(query.get("q", "") or "").replace("\x00", "")[:200])
         errors = filters.errors
         for name, allowed in (("status", Status.values), ("source", Source.values),
                               ("importance", Importance.values),
@@ -104,7 +105,7 @@ class FeedbackFilters:
             values = many(name)
             setattr(filters, name, [v for v in values if v in allowed])
             if len(getattr(filters, name)) != len(values):
-                errors[name] = f"Unknown value; use one of: {', '.join(allowed)}."
+                errors[name] = _("Unknown value; use one of: %s.") % ", ".join(allowed)
         filters.plan = many("plan")
         for name in ("segment", "product_area", "tag"):
             numbers = []
@@ -112,7 +113,7 @@ class FeedbackFilters:
                 if _is_id(value):
                     numbers.append(int(value))
                 else:
-                    errors[name] = "Expected ids (numbers)."
+                    errors[name] = _("Expected ids (numbers).")
             setattr(filters, name, numbers)
         for name in ("customer", "submitted_by", "department"):
             value = one(name)
@@ -120,7 +121,7 @@ class FeedbackFilters:
                 if _is_id(value):
                     setattr(filters, name, int(value))
                 else:
-                    errors[name] = "Expected an id (a number)."
+                    errors[name] = _("Expected an id (a number).")
         for name in ("date_from", "date_to"):
             value = one(name)
             if value:
@@ -132,7 +133,7 @@ class FeedbackFilters:
                 if day.year in DATE_YEARS:
                     setattr(filters, name, day)
                 else:
-                    errors[name] = "Expected a date between 1900 and 2999."
+                    errors[name] = _("Expected a date between 1900 and 2999.")
         for name in ("arr_min", "arr_max"):
             value = one(name)
             if value:
@@ -145,12 +146,12 @@ class FeedbackFilters:
                 if amount is not None and abs(amount) < MAX_AMOUNT:
                     setattr(filters, name, amount)
                 else:
-                    errors[name] = "Expected an amount below 1,000,000,000,000,000."
+                    errors[name] = _("Expected an amount below 1,000,000,000,000,000.")
         sort = one("sort")
         if sort in SORTS:
             filters.sort = sort
         elif sort:
-            errors["sort"] = f"Sort by one of: {', '.join(SORTS)}."
+            errors["sort"] = _("Sort by one of: %s.") % ", ".join(SORTS)
         return filters
 
     def to_query(self) -> QueryDict:
@@ -200,6 +201,9 @@ def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedb
         qs = qs.filter(customer__plan__in=filters.plan)
     if filters.lifecycle:
         qs = qs.filter(customer__lifecycle__in=filters.lifecycle)
+    if filters.arr_min is not None or filters.arr_max is not None:
+        # An ARR range is about customers: items without one (ARR stored as 0) never match.
+        qs = qs.exclude(customer_id=None)
     if filters.arr_min is not None:
         qs = qs.filter(customer_arr__gte=filters.arr_min)
     if filters.arr_max is not None:
@@ -311,8 +315,14 @@ class HistoryEntry:
 
 
 def feedback_history_entries(*, feedback: Feedback) -> list[HistoryEntry]:
-    """The last 50 changes, newest first, with product areas and customers named."""
+    """The last 50 changes, newest first, with product areas and customers named. The first
+    line is the item's arrival, read from the item itself (intake writes no event for it)."""
     events = list(feedback_history(feedback=feedback))
+    if len(events) < 50 and not any(e.kind == "created" for e in events):
+        events.append(FeedbackEvent(feedback=feedback, kind="created",
+                                    actor=feedback.submitted_by,
+                                    created_at=feedback.created_at,
+                                    changes={"source": feedback.source}))
     area_ids, customer_ids = set(), set()
     for event in events:
         for key, ids in (("product_area_id", area_ids), ("customer_id", customer_ids)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import SimpleNamespace
 
 from django.db import transaction
 from django.db.models import Q
@@ -20,6 +21,7 @@ from django.utils.translation import gettext as _
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member, Organisation
 from moulin.core import parsing, policy
+from moulin.core.bulk import bulk_insert
 from moulin.core.errors import DomainError
 from moulin.customers.models import Contact, Customer, CustomerDomain
 from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError, contact_upsert
@@ -293,28 +295,32 @@ class FeedbackWriter:
                 else:
                     unchanged.append((index, found, item))
             else:
-                row = Feedback(organisation=self.organisation, source=item.source,
-                               external_id=item.external_id, submitted_by=self.actor,
-                               created_at=now, **values)
-                to_create.append((index, row, item))
+                values.update(organisation_id=self.organisation.pk, source=item.source,
+                              external_id=item.external_id, created_at=now,
+                              submitted_by_id=self.actor.pk if self.actor else None,
+                              status=Status.NEW, triaged_at=None, customer_arr=0)
+                to_create.append((index, SimpleNamespace(pk=None, values=values,
+                                                         external_id=item.external_id), item))
 
         arr = dict(Customer.objects.filter(
-            pk__in={row.customer_id for _i, row, _x in to_create if row.customer_id})
-            .values_list("pk", "arr"))
+            pk__in={row.values["customer_id"] for _i, row, _x in to_create
+                    if row.values["customer_id"]}).values_list("pk", "arr"))
         for _i, row, _x in to_create:
-            row.customer_arr = arr.get(row.customer_id) or 0
+            row.values["customer_arr"] = arr.get(row.values["customer_id"]) or 0
         with transaction.atomic():
-            Feedback.objects.bulk_create([row for _i, row, _x in to_create], batch_size=1000)
+            # New rows need no history entry: the row itself says when, from where and by whom
+            # it arrived (the feedback page shows that as the first line of its history).
+            ids = bulk_insert(Feedback, [row.values for _i, row, _x in to_create])
+            for (_i, row, _x), pk in zip(to_create, ids, strict=True):
+                row.pk = pk
             if to_update:
                 Feedback.objects.bulk_update([row for _i, row, _x in to_update],
                                              list(self.UPDATABLE), batch_size=1000)
+                FeedbackEvent.objects.bulk_create(
+                    [FeedbackEvent(feedback=row, actor=self.actor, kind="updated",
+                                   changes={"via": row.source}) for _i, row, _x in to_update],
+                    batch_size=1000)
             self._write_tags(to_create, to_update, unchanged)
-            FeedbackEvent.objects.bulk_create(
-                [FeedbackEvent(feedback=row, actor=self.actor, kind="created",
-                               changes={"source": row.source}) for _i, row, _x in to_create]
-                + [FeedbackEvent(feedback=row, actor=self.actor, kind="updated",
-                                 changes={"via": row.source}) for _i, row, _x in to_update],
-                batch_size=1000)
         for index, row, _item in to_create:
             results[index] = ItemResult(index, "created", id=row.pk, external_id=row.external_id)
         for index, row, _item in [*to_update, *unchanged]:
@@ -338,10 +344,10 @@ class FeedbackWriter:
                 continue
             if row.pk in current:
                 stale.append(row.pk)
-            links.extend(through(feedback_id=row.pk, tag_id=tag_id) for tag_id in wanted)
+            links.extend({"feedback_id": row.pk, "tag_id": tag_id} for tag_id in wanted)
         if stale:
             through.objects.filter(feedback_id__in=stale).delete()
-        through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
+        bulk_insert(through, links)
 
 
 MAX_BATCH = 1000

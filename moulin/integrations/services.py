@@ -170,20 +170,38 @@ def _stored(request: InboundRequest, body: bytes) -> tuple[dict, str]:
     return {**headers, BODY_ENCODING: "base64"}, base64.b64encode(body).decode("ascii")
 
 
+def _signature_problem(vendor: ModuleType, request: InboundRequest, *, secret: str,
+                       now: float) -> str:
+    """Why the request is not proven to come from the vendor ("" when it is), in the active
+    language."""
+    try:
+        vendor.verify(request, secret=secret, now=now)
+    except SignatureError as error:
+        return error.message
+    return ""
+
+
 def delivery_receive(*, integration: Integration, request: InboundRequest,
                      now: float | None = None) -> Receipt:
-    """Verify and store one request, and queue its processing; never processes a replay."""
+    """Verify and store one request, and queue its processing; never processes a replay.
+
+    The receipt's message is for the vendor and stays English (like the API's errors); what
+    the delivery log keeps is in the organisation's language."""
     vendor = VENDORS[integration.vendor]
     now = time.time() if now is None else now
+    with translation.override("en"):
+        problem = _signature_problem(vendor, request, secret=integration.signing_secret,
+                                     now=now)
     with translation.override(integration.organisation.language):
-        try:
-            vendor.verify(request, secret=integration.signing_secret, now=now)
-        except SignatureError as error:
+        if problem:
+            logged = _signature_problem(vendor, request, secret=integration.signing_secret,
+                                        now=now) or problem
             headers, body = _stored(request, request.body[:REJECTED_BODY_BYTES])
             delivery = WebhookDelivery.objects.create(
                 integration=integration, status=DeliveryStatus.REJECTED, headers=headers,
-                body=body, error=error.message[:500])
-            return Receipt(delivery, "rejected", error.message)
+                body=body, error=logged[:500])
+            return Receipt(delivery, "rejected", problem)
+        # Slack shows its immediate reply to the person in Slack: the organisation's language.
         reply = vendor.reply(request)
         event_id = (vendor.event_id(request) or body_fingerprint(request.body))[:200]
         headers, body = _stored(request, request.body)
@@ -193,8 +211,9 @@ def delivery_receive(*, integration: Integration, request: InboundRequest,
                     integration=integration, event_id=event_id, headers=headers, body=body)
         except IntegrityError:
             existing = WebhookDelivery.objects.get(integration=integration, event_id=event_id)
+            # For the vendor only (never shown in Moulin): English, like the API's messages.
             return Receipt(existing, "duplicate",
-                           _("This event was received already; it is not processed twice."),
+                           "This event was received already; it is not processed twice.",
                            reply=reply)
     Integration.objects.filter(pk=integration.pk).update(last_delivery_at=timezone.now())
     _queue(delivery.pk)

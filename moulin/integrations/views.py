@@ -54,16 +54,18 @@ def _read_body(request: HttpRequest, limit: int) -> bytes | None:
 @require_POST
 def hook_receive(request: HttpRequest, url_key: str) -> HttpResponse:
     """Where Intercom, Zendesk, HubSpot, Slack and inbound-email services post."""
+    # Answers to vendors are in English, like the API's errors (the delivery log, shown in
+    # Moulin, is in the organisation's language).
     integration = selectors.integration_for_url_key(url_key=url_key)
     if integration is None:
-        return _error(404, "not_found", _("No integration has this URL. Copy it again from the "
-                                          "integration's settings page in Moulin."))
+        return _error(404, "not_found", "No integration has this URL. Copy it again from the "
+                                        "integration's settings page in Moulin.")
     if not integration.enabled:
-        return _error(410, "disabled", _("This integration is disabled in Moulin."))
+        return _error(410, "disabled", "This integration is disabled in Moulin.")
     body = _read_body(request, services.max_body_bytes(integration.vendor))
     if body is None:
-        return _error(413, "too_large", _("The request body is larger than %d MB.")
-                      % (services.max_body_bytes(integration.vendor) // (1024 * 1024)))
+        limit = services.max_body_bytes(integration.vendor) // (1024 * 1024)
+        return _error(413, "too_large", f"The request body is larger than {limit} MB.")
     inbound = InboundRequest(body=body, headers={k.lower(): v for k, v in request.headers.items()},
                              method=request.method, url=request.build_absolute_uri())
     receipt = services.delivery_receive(integration=integration, request=inbound)

@@ -63,3 +63,13 @@ def test_inbox_sorted_by_arr_puts_the_biggest_accounts_first(organisation, admin
     in_range = feedback_list(member=admin, filters=FeedbackFilters.from_query(
         QueryDict("arr_min=50000&arr_max=500000")))
     assert [f.text for f in in_range] == ["from c"]
+
+
+def test_an_arr_ceiling_never_matches_feedback_without_a_customer(organisation, admin):
+    make_customer(organisation, "a", "10000")
+    ingest(organisation, admin, {"text": "from a", "customer_external_id": "a"},
+           {"text": "no customer"})
+
+    small = feedback_list(member=admin, filters=FeedbackFilters.from_query(
+        QueryDict("arr_max=50000")))
+    assert [f.text for f in small] == ["from a"]

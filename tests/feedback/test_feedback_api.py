@@ -207,6 +207,18 @@ def test_a_wrong_filter_value_answers_422_with_the_field(api, listed):
     assert response.json()["errors"][0]["field"] == "status"
 
 
+def test_filter_errors_are_english_in_the_api_and_french_in_a_french_inbox(
+        api, listed, admin, client_for):
+    admin.user.language = "fr"
+    admin.user.save()
+
+    response = api.get(URL, importance="urgent-ish")
+    page = client_for(admin).get("/feedback/", {"importance": "urgent-ish"}).content.decode()
+
+    assert response.json()["message"].startswith("Unknown value; use one of:")
+    assert "Valeur inconnue\u00a0; utilisez l’une de celles-ci\u00a0:" in page
+
+
 def test_list_pages_with_a_cursor_newest_first(api, customers):
     api.post(BULK, {"items": [{"text": f"Item {n}", "created_at": f"2026-02-{n + 1:02}"}
                               for n in range(5)]})

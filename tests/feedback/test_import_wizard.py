@@ -331,6 +331,14 @@ def test_the_progress_fragment_polls_while_running_and_stops_when_finished(
     assert 'aria-valuenow="50"' in running and "2 of 4 rows (50 %)" in running
     assert "Cancel the import" in running
 
+    cancelling = client.post(reverse("feedback:import_cancel", args=[job.pk]),
+                             headers={"HX-Request": "true"})
+    assert cancelling.status_code == 200  # the fragment, swapped in place
+    assert "Cancelling after the current chunk" in cancelling.content.decode()
+    assert 'hx-trigger="every 1s"' in cancelling.content.decode()  # still polling
+    job.refresh_from_db()
+    assert job.cancel_requested and job.status == ImportStatus.RUNNING
+
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.SUCCEEDED, processed_rows=4,
                                                created_count=4)
     finished = client.get(url).content.decode()

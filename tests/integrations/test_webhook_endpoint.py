@@ -101,3 +101,20 @@ def test_credentials_and_cookies_sent_along_are_never_stored(intercom, client):
     headers = last_delivery(intercom).headers
     assert "x-hub-signature" in headers
     assert "authorization" not in headers and "cookie" not in headers
+
+
+def test_vendors_are_answered_in_english_and_the_delivery_log_speaks_the_organisation_language(
+        intercom, client):
+    intercom.organisation.language = "fr"
+    intercom.organisation.save()
+
+    refused = client.post(hook_url(intercom), BODY, content_type="application/json",
+                          headers={"X-Hub-Signature": "sha1=" + "0" * 40},
+                          HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9")
+    unknown = client.post("/integrations/hooks/not-a-key/", BODY,
+                          content_type="application/json", HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert refused.status_code == 401
+    assert refused.json()["message"].startswith("X-Hub-Signature does not match")
+    assert last_delivery(intercom).error.startswith("X-Hub-Signature ne correspond pas")
+    assert unknown.json()["message"].startswith("No integration has this URL")

@@ -35,7 +35,7 @@ MODULE = "feedback"
 PAGE_SIZE = 50
 ALL_STATUSES = "all"
 # Parameters of the inbox address that are not filters.
-NOT_FILTERS = ("cursor", "format", "view")
+NOT_FILTERS = ("cursor", "format")
 
 
 # --- Filters ------------------------------------------------------------------------------------

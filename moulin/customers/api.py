@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from moulin.core import policy
-from moulin.core.api import page_schema, paginate, responses
+from moulin.core.api import ObjectId, page_schema, paginate, responses
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.customers import selectors, services
@@ -119,7 +119,7 @@ def bulk_customers(request: HttpRequest, payload: CustomerBulkIn):
 
 @router.get("/customers", response=responses({200: CustomerPage}), summary="List customers")
 @policy.requires(MODULE, Action.VIEW)
-def list_customers(request: HttpRequest, q: str = "", segment_id: int | None = None,
+def list_customers(request: HttpRequest, q: str = "", segment_id: ObjectId | None = None,
                    lifecycle: str = "", plan: str = "", cursor: str | None = None,
                    limit: int = Query(50, ge=1, le=200)):
     customers = selectors.customer_list(member=request.member, search=q[:100],
@@ -130,5 +130,5 @@ def list_customers(request: HttpRequest, q: str = "", segment_id: int | None = N
 @router.get("/customers/{customer_id}", response=responses({200: CustomerOut}),
             summary="One customer")
 @policy.requires(MODULE, Action.VIEW)
-def get_customer(request: HttpRequest, customer_id: int):
+def get_customer(request: HttpRequest, customer_id: ObjectId):
     return selectors.customer_get(member=request.member, pk=customer_id)

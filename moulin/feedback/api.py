@@ -4,9 +4,10 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import BaseModel
 
 from moulin.core import policy
-from moulin.core.api import page_schema, paginate, responses
+from moulin.core.api import ObjectId, page_schema, paginate, responses
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.customers.services import RowError
@@ -17,14 +18,17 @@ router = Router(tags=["Feedback"])
 MODULE = "feedback"
 
 
-class FeedbackIn(Schema):
+class FeedbackIn(BaseModel):
+    """One item. A plain pydantic model (not a ninja Schema): a bulk call validates 1,000 of
+    them, and ninja's per-object resolver hook is not needed for input."""
+
     text: str = Field(..., description="The verbatim, any length up to 10 MB.")
     title: str = ""
     external_id: str | None = Field(None, description="Your id: a retry with the same source "
                                                       "and external_id updates, never duplicates.")
     source: str = Field("api", description="One of: " + ", ".join(Source.values))
     customer_external_id: str | None = None
-    customer_id: int | None = None
+    customer_id: ObjectId | None = None
     contact_email: str | None = None
     contact_name: str | None = None
     created_at: datetime | str | None = Field(None, description="When the customer said it "
@@ -74,7 +78,7 @@ FeedbackPage = page_schema(FeedbackOut)
 
 
 def _raw(item: FeedbackIn) -> dict:
-    raw = item.dict()
+    raw = item.model_dump()
     if isinstance(raw.get("created_at"), datetime):
         raw["created_at"] = raw["created_at"].isoformat()
     return raw
@@ -137,9 +141,9 @@ class FeedbackQuery(Schema):
     segment: str = ""
     product_area: str = ""
     tag: str = ""
-    customer: int | None = None
-    submitted_by: int | None = None
-    department: int | None = None
+    customer: ObjectId | None = None
+    submitted_by: ObjectId | None = None
+    department: ObjectId | None = None
     date_from: str = ""
     date_to: str = ""
     arr_min: str = ""
@@ -163,5 +167,5 @@ def list_feedback(request: HttpRequest, query: Query[FeedbackQuery],
 @router.get("/feedback/{feedback_id}", response=responses({200: FeedbackOut}),
             summary="One feedback item")
 @policy.requires(MODULE, Action.VIEW)
-def get_feedback(request: HttpRequest, feedback_id: int):
+def get_feedback(request: HttpRequest, feedback_id: ObjectId):
     return selectors.feedback_get(member=request.member, pk=feedback_id)

@@ -20,17 +20,18 @@ ENGLISH = frozenset(
     "don't can't cannot issue working".split()
 )
 WORD = re.compile(r"[a-zA-ZÀ-ÿ']+")
+ACCENTS = frozenset("éèêàùçôîâœ")
 
 
 def detect_language(text: str) -> str:
     """'fr', 'en' or 'other' for ``text`` (its first 600 characters are enough)."""
-    words = [w.lower() for part in WORD.findall(text[:600]) for w in part.split("'") if w]
+    head = text[:600].lower()
+    words = [w for part in WORD.findall(head) for w in part.split("'") if w]
     if not words:
         return "other"
-    french = sum(w in FRENCH for w in words)
-    english = sum(w in ENGLISH for w in words)
-    accents = sum(ch in "éèêàùçôîâœ" for ch in text[:600].lower())
-    french += min(accents, 3) * 0.5
+    french = sum(map(FRENCH.__contains__, words))
+    english = sum(map(ENGLISH.__contains__, words))
+    french += min(sum(map(ACCENTS.__contains__, head)), 3) * 0.5
     if max(french, english) < 1:
         return "other"
     if french > english:

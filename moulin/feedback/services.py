@@ -50,6 +50,7 @@ IMPORTANCE_WORDS = {
     "high": Importance.CRITICAL, "urgent": Importance.CRITICAL, "bloquant": Importance.CRITICAL,
     "blocker": Importance.CRITICAL,
 }
+SOURCES = frozenset(Source.values)  # ``.values`` builds a new list on every access
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -89,7 +90,7 @@ def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackIn
         raise RowError(_("The feedback text is empty: it is the one field that is required."),
                        field="text")
     source = parsing.clean_text(raw.get("source")).lower() or default_source
-    if source not in Source.values:
+    if source not in SOURCES:
         raise RowError(_("Unknown source “%(source)s”; use one of: %(choices)s.") % {
             "source": source[:40], "choices": ", ".join(Source.values)}, field="source")
     importance_raw = parsing.clean_text(raw.get("importance")).lower()
@@ -113,6 +114,9 @@ def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackIn
             customer_id = int(customer_id)
         except (TypeError, ValueError):
             raise RowError(_("customer_id must be a number."), field="customer_id") from None
+        if not 0 < customer_id < 2**63:
+            raise RowError(_("No customer with id %d in your organisation.") % customer_id,
+                           field="customer_id")
     else:
         customer_id = None
     language = parsing.clean_text(raw.get("language")).lower()[:8]
@@ -172,10 +176,17 @@ class FeedbackWriter:
                         .values_list("pk", flat=True))
         return by_external, {pk: pk for pk in known_ids}
 
-    def _contacts(self, items: list[FeedbackInput]) -> dict[str, Contact]:
+    def _contacts(self, items: list[FeedbackInput]) -> dict[str, SimpleNamespace]:
+        """The contact (``pk``, ``customer_id``) behind each address, created when new."""
         emails = {i.contact_email for i in items if i.contact_email}
-        contacts = {c.email: c for c in Contact.objects.filter(
-            organisation=self.organisation, email__in=emails)}
+
+        def known(addresses) -> dict[str, SimpleNamespace]:
+            return {email: SimpleNamespace(pk=pk, customer_id=customer_id)
+                    for email, pk, customer_id in Contact.objects.filter(
+                        organisation=self.organisation, email__in=addresses)
+                    .values_list("email", "pk", "customer_id")}
+
+        contacts = known(emails)
         missing = emails - contacts.keys()
         if missing:
             domains = {e.rpartition("@")[2] for e in missing} - PUBLIC_EMAIL_DOMAINS
@@ -188,8 +199,7 @@ class FeedbackWriter:
                         customer_id=by_domain.get(email.rpartition("@")[2]))
                 for email in sorted(missing)
             ], ignore_conflicts=True)
-            contacts.update({c.email: c for c in Contact.objects.filter(
-                organisation=self.organisation, email__in=missing)})
+            contacts.update(known(missing))
         return contacts
 
     def _area(self, name: str) -> ProductArea | None:

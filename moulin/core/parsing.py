@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -22,8 +23,9 @@ def clean_text(value: object, *, max_length: int | None = None, field: str = "")
     text = "" if value is None else str(value)
     text = text.replace("\x00", "").strip()
     if max_length is not None and len(text) > max_length:
-        raise ValueError(f"{field or 'This value'} is {len(text)} characters long; "
-                         f"the limit is {max_length}.")
+        raise ValueError(_("%(field)s is %(length)d characters long; the limit is %(limit)d.")
+                         % {"field": field or _("This value"), "length": len(text),
+                            "limit": max_length})
     return text
 
 
@@ -34,7 +36,7 @@ def parse_decimal(value: object) -> Decimal | None:
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
         number = Decimal(str(value))
         if not number.is_finite():
-            raise ValueError("Expected a number.")
+            raise ValueError(_("Expected a number."))
         return number
     text = str(value).strip()
     if not text:
@@ -55,7 +57,7 @@ def parse_decimal(value: object) -> Decimal | None:
         else:
             text = text.replace(",", "")
     elif "," in text:
-        head, _, tail = text.rpartition(",")
+        head, _comma, tail = text.rpartition(",")
         # 1,234 (thousands, en) vs 12,5 (decimal, fr): three digits after a lone comma = thousands.
         text = (head.replace(",", "") + tail) if len(tail) == 3 and head else \
             text.replace(",", ".")
@@ -63,10 +65,11 @@ def parse_decimal(value: object) -> Decimal | None:
         number = Decimal(text) * multiplier
     # InvalidOperation for text that is no number, Overflow for an exponent beyond Decimal's.
     except ArithmeticError as exc:
-        raise ValueError(f"Expected a number such as 12500 or 12 500,50; got {value!r}.") \
+        raise ValueError(_("Expected a number such as 12500 or 12 500,50; got %s.")
+                         % repr(value)) \
             from exc
     if not number.is_finite():
-        raise ValueError("Expected a number.")
+        raise ValueError(_("Expected a number."))
     return number
 
 
@@ -76,7 +79,8 @@ def parse_currency(value: object, default: str = "EUR") -> str:
         return default
     text = _CURRENCY_SIGNS.get(text, text)
     if not _CURRENCY.match(text):
-        raise ValueError(f"Expected a three-letter currency code such as EUR; got {value!r}.")
+        raise ValueError(_("Expected a three-letter currency code such as EUR; got %s.")
+                         % repr(value))
     return text
 
 
@@ -123,7 +127,8 @@ def parse_date(value: object) -> date | None:
         return datetime.fromisoformat(str(value).strip()).date()
     except ValueError:
         pass
-    raise ValueError(f"Expected a date such as 2026-11-25 or 25/11/2026; got {value!r}.")
+    raise ValueError(_("Expected a date such as 2026-11-25 or 25/11/2026; got %s.")
+                     % repr(value))
 
 
 def parse_datetime(value: object, *, default_time: time = time(12, 0)) -> datetime | None:
@@ -154,8 +159,8 @@ def parse_datetime(value: object, *, default_time: time = time(12, 0)) -> dateti
         try:
             day = parse_date(text)
         except ValueError:
-            raise ValueError(f"Expected a date and time such as 2026-11-25T14:30:00Z or "
-                             f"25/11/2026 14:30; got {value!r}.") from None
+            raise ValueError(_("Expected a date and time such as 2026-11-25T14:30:00Z or "
+                               "25/11/2026 14:30; got %s.") % repr(value)) from None
         parsed = datetime.combine(day, default_time)
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
@@ -163,7 +168,8 @@ def parse_datetime(value: object, *, default_time: time = time(12, 0)) -> dateti
         # Stored in UTC: a time at the edge of year 1 or 9999 would overflow when converted.
         parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"{value!r} is out of the range of dates this app can store.") \
+        raise ValueError(_("%s is out of the range of dates Moulin can store.")
+                         % repr(value)) \
             from None
     return parsed
 
@@ -174,7 +180,7 @@ def _from_timestamp(value: float) -> datetime:
     try:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not a valid timestamp.") from exc
+        raise ValueError(_("%s is not a valid timestamp.") % repr(value)) from exc
 
 
 def parse_bool(value: object) -> bool | None:
@@ -187,7 +193,7 @@ def parse_bool(value: object) -> bool | None:
         return True
     if text in {"0", "false", "no", "n", "non", "faux"}:
         return False
-    raise ValueError(f"Expected yes/no (oui/non, true/false, 1/0); got {value!r}.")
+    raise ValueError(_("Expected yes/no (oui/non, true/false, 1/0); got %s.") % repr(value))
 
 
 def split_list(value: object) -> list[str]:

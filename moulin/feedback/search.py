@@ -31,10 +31,12 @@ def apply_search(queryset: QuerySet, query: str) -> QuerySet:
     if not words:
         return queryset
     if connection.vendor == "postgresql":
-        # Every word as a prefix ("synchro" finds "synchronisation"), stemmed and unaccented
-        # by each language's configuration; a row matches in any of them. Words are \w+ only,
-        # so the tsquery text cannot carry operators.
-        text = " & ".join(f"{w}:*" for w in words)
+        # Words are stemmed and unaccented by each language's configuration (a row matches in
+        # any of them); the last word is also a prefix, as the person may still be typing it
+        # ("synchro" finds "synchronisation"). Prefixes on every word would make the index
+        # scan several times slower on common words. Words are \w+ only, so the tsquery text
+        # cannot carry operators.
+        text = " & ".join([*words[:-1], f"{words[-1]}:*"])
         return queryset.extra(where=[
             "feedback_feedback.search_vector @@ (to_tsquery('moulin_french', %s) || "
             "to_tsquery('moulin_english', %s) || to_tsquery('moulin_simple', %s))"],

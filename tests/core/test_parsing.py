@@ -6,10 +6,23 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from moulin.core import parsing
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The messages are asserted in English (the default language is French)."""
+    with translation.override("en"):
+        yield
+
+
+def test_messages_follow_the_interface_language():
+    with translation.override("fr"), pytest.raises(ValueError, match="Une date est attendue"):
+        parsing.parse_date("32/13/2026")
 
 PARSERS = [parsing.parse_decimal, parsing.parse_date, parsing.parse_datetime,
            parsing.parse_bool, parsing.split_list]

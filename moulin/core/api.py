@@ -153,6 +153,32 @@ def install_error_handlers(api: NinjaAPI) -> None:
                        str(exc) or "Your role and department do not allow this action.")
 
 
+# --- Bulk calls --------------------------------------------------------------------------------
+
+class BulkItemResult(Schema):
+    index: int
+    status: str = Field(..., description="created, updated or error")
+    id: int | None = None
+    external_id: str | None = None
+    field: str | None = None
+    message: str = ""
+
+
+class BulkOut(Schema):
+    created: int
+    updated: int
+    errors: int
+    items: list[BulkItemResult]
+
+
+def bulk_answer(results: Sequence[object]) -> dict:
+    """The answer of a bulk call: counts, then one result per item in input order."""
+    return {"created": sum(r.status == "created" for r in results),
+            "updated": sum(r.status == "updated" for r in results),
+            "errors": sum(r.status == "error" for r in results),
+            "items": [vars(r) for r in results]}
+
+
 # --- Rate limit ---------------------------------------------------------------------------------
 
 class TokenRateLimit(BaseThrottle):

@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from moulin.core import policy
-from moulin.core.api import ObjectId, page_schema, paginate, responses
+from moulin.core.api import BulkOut, ObjectId, bulk_answer, page_schema, paginate, responses
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.customers import selectors, services
@@ -89,32 +89,13 @@ class CustomerBulkIn(Schema):
     items: list[CustomerIn] = Field(..., min_length=1, max_length=1000)
 
 
-class CustomerBulkItem(Schema):
-    index: int
-    status: str
-    id: int | None = None
-    external_id: str | None = None
-    field: str | None = None
-    message: str = ""
-
-
-class CustomerBulkOut(Schema):
-    created: int
-    updated: int
-    errors: int
-    items: list[CustomerBulkItem]
-
-
-@router.post("/customers/bulk", response=responses({200: CustomerBulkOut}),
+@router.post("/customers/bulk", response=responses({200: BulkOut}),
              summary="Create or update up to 1,000 customers by external_id")
 @policy.requires(MODULE, Action.CREATE)
 def bulk_customers(request: HttpRequest, payload: CustomerBulkIn):
     results = services.customer_bulk_upsert(organisation=request.member.organisation,
                                             raw_items=[_raw(item) for item in payload.items])
-    return {"created": sum(r.status == "created" for r in results),
-            "updated": sum(r.status == "updated" for r in results),
-            "errors": sum(r.status == "error" for r in results),
-            "items": [vars(r) for r in results]}
+    return bulk_answer(results)
 
 
 @router.get("/customers", response=responses({200: CustomerPage}), summary="List customers")

@@ -7,7 +7,7 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import BaseModel
 
 from moulin.core import policy
-from moulin.core.api import ObjectId, page_schema, paginate, responses
+from moulin.core.api import BulkOut, ObjectId, bulk_answer, page_schema, paginate, responses
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.customers.services import RowError
@@ -102,22 +102,6 @@ class BulkIn(Schema):
     items: list[FeedbackIn] = Field(..., max_length=1000, min_length=1)
 
 
-class BulkItemResult(Schema):
-    index: int
-    status: str = Field(..., description="created, updated or error")
-    id: int | None = None
-    external_id: str | None = None
-    field: str | None = None
-    message: str = ""
-
-
-class BulkOut(Schema):
-    created: int
-    updated: int
-    errors: int
-    items: list[BulkItemResult]
-
-
 @router.post("/feedback/bulk", response=responses({200: BulkOut}),
              summary="Create or update up to 1,000 items; one result per item")
 @policy.requires(MODULE, Action.CREATE)
@@ -125,9 +109,7 @@ def bulk_feedback(request: HttpRequest, payload: BulkIn):
     results = services.feedback_bulk_upsert(
         organisation=request.member.organisation, actor=request.member,
         raw_items=[_raw(item) for item in payload.items], default_source=Source.API)
-    counts = {s: sum(r.status == s for r in results) for s in ("created", "updated", "error")}
-    return {"created": counts["created"], "updated": counts["updated"],
-            "errors": counts["error"], "items": [vars(r) for r in results]}
+    return bulk_answer(results)
 
 
 class FeedbackQuery(Schema):

@@ -1,4 +1,4 @@
-"""Feedback intake and triage: every channel (form, API, import, webhooks, email) ends here.
+"""Feedback intake: every channel (form, API, import, webhooks, email) ends here.
 
 Intake cleans raw values into a ``FeedbackInput`` (row-level errors name the field), links the
 customer (by id, by contact, then by email domain) and upserts by ``(source, external_id)`` so a
@@ -6,21 +6,17 @@ retried delivery never duplicates. ``FeedbackWriter`` does it for a batch with a
 queries, which is what makes bulk API calls and imports fast.
 """
 
-from __future__ import annotations
-
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member, Organisation
-from moulin.core import parsing, policy
+from moulin.core import parsing
 from moulin.core.bulk import bulk_insert
 from moulin.core.errors import DomainError
 from moulin.customers.models import Contact, Customer, CustomerDomain
@@ -31,7 +27,6 @@ from moulin.feedback.models import (
     FeedbackEvent,
     Importance,
     ProductArea,
-    SavedView,
     Source,
     Status,
     Tag,
@@ -212,7 +207,7 @@ class FeedbackWriter:
             self.areas[name.lower()] = area
         return area
 
-    def _tag_ids(self, names: list[str]) -> list[int]:
+    def tag_ids(self, names: list[str]) -> list[int]:
         missing = [n for n in names if n.lower() not in self.tags]
         if missing:
             Tag.objects.bulk_create([Tag(organisation=self.organisation, name=n)
@@ -349,7 +344,7 @@ class FeedbackWriter:
                 current.setdefault(feedback_id, set()).add(tag_id)
         stale, links = [], []
         for _i, row, item in [*created, *existing_rows]:
-            wanted = set(self._tag_ids(item.tags))
+            wanted = set(self.tag_ids(item.tags))
             if wanted == current.get(row.pk, set()):
                 continue
             if row.pk in current:
@@ -387,203 +382,6 @@ def feedback_create(*, organisation: Organisation, actor: Member | None, raw: di
     if result.status == "error":
         raise RowError(result.message, field=result.field)
     return Feedback.objects.get(pk=result.id), result.status == "created"
-
-
-# --- Triage -------------------------------------------------------------------------------------
-
-TRIAGE_FIELDS = ("status", "importance", "product_area_id", "title")
-
-
-def _event(feedback: Feedback, actor: Member | None, kind: str, changes: dict) -> FeedbackEvent:
-    return FeedbackEvent.objects.create(feedback=feedback, actor=actor, kind=kind,
-                                        changes=changes)
-
-
-def feedback_update(*, actor: Member, feedback: Feedback, status: str | None = None,
-                    importance: str | None = None, product_area: ProductArea | None | str = "",
-                    title: str | None = None, tags: list[str] | None = None,
-                    customer: Customer | None | str = "") -> FeedbackEvent | None:
-    """Change triage fields; the change is recorded in history (and can be undone)."""
-    if feedback.organisation_id != actor.organisation_id:
-        raise DomainError(_("This feedback is not in your organisation."))
-    before = {"status": feedback.status, "importance": feedback.importance,
-              "product_area_id": feedback.product_area_id, "title": feedback.title,
-              "customer_id": feedback.customer_id,
-              "tags": sorted(feedback.tags.values_list("name", flat=True))}
-    if status is not None:
-        if status not in Status.values:
-            raise DomainError(_("Unknown status “%s”.") % status, field="status")
-        feedback.status = status
-        if status != Status.NEW and feedback.triaged_at is None:
-            feedback.triaged_at = timezone.now()
-    if importance is not None:
-        if importance not in Importance.values:
-            raise DomainError(_("Unknown importance “%s”.") % importance, field="importance")
-        feedback.importance = importance
-    if product_area != "":
-        if product_area is not None and product_area.organisation_id != actor.organisation_id:
-            raise DomainError(_("Choose a product area of your organisation."),
-                              field="product_area")
-        feedback.product_area = product_area
-    if customer != "":
-        if customer is not None and customer.organisation_id != actor.organisation_id:
-            raise DomainError(_("Choose a customer of your organisation."), field="customer")
-        feedback.customer = customer
-    if title is not None:
-        feedback.title = parsing.clean_text(title)[:300]
-    feedback.save()
-    if tags is not None:
-        writer = FeedbackWriter(feedback.organisation, actor)
-        feedback.tags.set(writer._tag_ids([t[:60] for t in parsing.split_list(tags)]))
-    after = {"status": feedback.status, "importance": feedback.importance,
-             "product_area_id": feedback.product_area_id, "title": feedback.title,
-             "customer_id": feedback.customer_id,
-             "tags": sorted(feedback.tags.values_list("name", flat=True))}
-    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
-    if not changes:
-        return None
-    return _event(feedback, actor, "updated", changes)
-
-
-def feedback_undo(*, actor: Member, event: FeedbackEvent) -> FeedbackEvent | None:
-    """Put back the values an 'updated' event changed (the inbox's undo)."""
-    feedback = event.feedback
-    if feedback.organisation_id != actor.organisation_id or event.kind != "updated":
-        raise DomainError(_("This change cannot be undone."))
-    old = {k: v[0] for k, v in event.changes.items() if isinstance(v, list) and len(v) == 2}
-    area = ""
-    if "product_area_id" in old:
-        area = ProductArea.objects.filter(organisation_id=actor.organisation_id,
-                                          pk=old["product_area_id"]).first()
-    customer = ""
-    if "customer_id" in old:
-        customer = Customer.objects.filter(organisation_id=actor.organisation_id,
-                                           pk=old["customer_id"]).first()
-    return feedback_update(actor=actor, feedback=feedback, status=old.get("status"),
-                           importance=old.get("importance"), product_area=area,
-                           title=old.get("title"), tags=old.get("tags"), customer=customer)
-
-
-BULK_ACTIONS = {"archive", "triage", "close", "reopen", "importance", "tag", "area"}
-
-
-def feedback_bulk_action(*, actor: Member, items: list[Feedback], action: str,
-                         value: str = "") -> list[FeedbackEvent]:
-    """Apply one triage action to many items; returns the events (for undo)."""
-    if action not in BULK_ACTIONS:
-        raise DomainError(_("Unknown action “%s”.") % action, field="action")
-    events = []
-    for item in items:
-        kwargs: dict = {}
-        if action == "archive":
-            kwargs["status"] = Status.ARCHIVED
-        elif action == "triage":
-            kwargs["status"] = Status.TRIAGED
-        elif action == "close":
-            kwargs["status"] = Status.CLOSED
-        elif action == "reopen":
-            kwargs["status"] = Status.NEW
-        elif action == "importance":
-            kwargs["importance"] = value
-        elif action == "tag":
-            current = list(item.tags.values_list("name", flat=True))
-            kwargs["tags"] = [*current, value] if value else current
-        elif action == "area":
-            kwargs["product_area"] = ProductArea.objects.filter(
-                organisation_id=actor.organisation_id, pk=value or 0).first()
-        event = feedback_update(actor=actor, feedback=item, **kwargs)
-        if event:
-            events.append(event)
-    return events
-
-
-# --- Personal data ----------------------------------------------------------------------------
-
-def feedback_scrub_personal_data(*, contact: Contact, needles: list[str],
-                                 replacement: str) -> int:
-    """Replace a person's name and address in every verbatim of theirs; returns the count."""
-    if not needles:
-        return 0
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)),
-                         re.IGNORECASE)
-    query = Q()
-    for needle in needles:
-        query |= Q(text__icontains=needle) | Q(title__icontains=needle)
-    rows = Feedback.objects.filter(Q(contact=contact) | query,
-                                   organisation_id=contact.organisation_id)
-    changed = []
-    for row in rows.iterator(chunk_size=500):
-        text, title = pattern.sub(replacement, row.text), pattern.sub(replacement, row.title)
-        if text != row.text or title != row.title:
-            row.text, row.title = text, title
-            changed.append(row)
-    Feedback.objects.bulk_update(changed, ["text", "title"], batch_size=500)
-    FeedbackEvent.objects.bulk_create([FeedbackEvent(feedback=row, kind="erased",
-                                                     changes={"personal_data": "removed"})
-                                       for row in changed])
-    return len(changed)
-
-
-ERASED = "[erased]"
-
-
-def contact_erase(*, actor: Member, origin: Origin, contact: Contact) -> int:
-    """GDPR erasure: remove the person's name and address from the contact and from every
-    verbatim that quotes them; the feedback stays, attached to the customer. Audited."""
-    if contact.organisation_id != actor.organisation_id:
-        raise DomainError(_("This contact is not in your organisation."))
-    needles = [value for value in (contact.email, contact.name) if value and len(value) >= 3]
-    rewritten = feedback_scrub_personal_data(contact=contact, needles=needles,
-                                             replacement=ERASED)
-    contact.name, contact.email, contact.role = "", None, ""
-    contact.erased_at = timezone.now()
-    contact.save(update_fields=["name", "email", "role", "erased_at", "updated_at"])
-    audit_record(organisation=actor.organisation, actor=actor, action="contact.erased",
-                 origin=origin, target=contact, target_label=_("Contact #%d") % contact.pk,
-                 changes={"feedback_rewritten": rewritten})
-    return rewritten
-
-
-# --- Inbox: undo of several changes, saved views --------------------------------------------
-
-def feedback_bulk_undo(*, actor: Member, events: list[FeedbackEvent]) -> list[FeedbackEvent]:
-    """Undo several changes (one inbox action on many items), newest first."""
-    undone = []
-    for event in sorted(events, key=lambda e: e.pk, reverse=True):
-        result = feedback_undo(actor=actor, event=event)
-        if result:
-            undone.append(result)
-    return undone
-
-
-def saved_view_save(*, actor: Member, name: str, query: str,
-                    shared: bool = False) -> SavedView:
-    """Save the inbox filters under a name; saving again under the same name replaces them.
-    Only members who manage feedback may share a view with the whole organisation."""
-    name = parsing.clean_text(name)[:100]
-    if not name:
-        raise DomainError(_("Give the view a name."), field="name")
-    if len(query) > 2000:
-        raise DomainError(_("These filters are too long to be saved; remove a few."),
-                          field="name")
-    if shared and not policy.can(actor, "feedback", policy.Action.CHANGE):
-        raise DomainError(_("Only members who manage feedback can share a view with the "
-                            "organisation."), field="shared")
-    view = SavedView.objects.filter(organisation_id=actor.organisation_id, owner=actor,
-                                    name__iexact=name).first()
-    if view is None:
-        view = SavedView(organisation_id=actor.organisation_id, owner=actor)
-    view.name, view.query, view.shared = name, query, shared
-    view.save()
-    return view
-
-
-def saved_view_delete(*, actor: Member, view: SavedView) -> None:
-    """Delete a saved view: its owner may, and an administrator may remove a shared one."""
-    if view.organisation_id != actor.organisation_id or not (
-            view.owner_id == actor.pk or (view.shared and actor.is_admin)):
-        raise DomainError(_("Only the person who saved this view can delete it."))
-    view.delete()
 
 
 # --- Intake form (views/intake.py) ------------------------------------------------------------

@@ -1,0 +1,35 @@
+"""The feedback hub's services, one module per job; import them from here."""
+
+from moulin.feedback.services.intake import (
+    MAX_BATCH,
+    MAX_TAGS,
+    MAX_TEXT_LENGTH,
+    FeedbackInput,
+    FeedbackWriter,
+    ItemResult,
+    feedback_bulk_upsert,
+    feedback_create,
+    feedback_input,
+    feedback_submit,
+)
+from moulin.feedback.services.privacy import (
+    ERASED,
+    contact_erase,
+    feedback_scrub_personal_data,
+)
+from moulin.feedback.services.saved_views import saved_view_delete, saved_view_save
+from moulin.feedback.services.triage import (
+    BULK_ACTIONS,
+    feedback_bulk_action,
+    feedback_bulk_undo,
+    feedback_undo,
+    feedback_update,
+)
+
+__all__ = [
+    "BULK_ACTIONS", "ERASED", "MAX_BATCH", "MAX_TAGS", "MAX_TEXT_LENGTH", "FeedbackInput",
+    "FeedbackWriter", "ItemResult", "contact_erase", "feedback_bulk_action",
+    "feedback_bulk_undo", "feedback_bulk_upsert", "feedback_create", "feedback_input",
+    "feedback_scrub_personal_data", "feedback_submit", "feedback_undo", "feedback_update",
+    "saved_view_delete", "saved_view_save",
+]

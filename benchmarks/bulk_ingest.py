@@ -40,10 +40,64 @@ def make_items(count: int, customers: int, rng: random.Random) -> list[dict]:
     return items
 
 
+def over_http(bodies: list[bytes], secret: str, workers: int, clients: int) -> float:
+    """POST the batches to a real gunicorn server on loopback with concurrent clients, as a
+    deployment on this machine would serve them; returns items/s."""
+    import http.client
+    import os
+    import socket
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "MOULIN_ENV": "development", "DEBUG": "false",
+           "API_RATE_LIMIT_PER_MINUTE": "1000000000", "ALLOWED_HOSTS": "127.0.0.1"}
+    server = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+        [sys.executable, "-m", "gunicorn", "moulin.config.wsgi", "--bind",
+         f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "120",
+         "--log-level", "warning"], cwd=root, env=env)
+    try:
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+        def post(body: bytes) -> int:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            connection.request("POST", "/api/v1/feedback/bulk", body=body, headers=headers)
+            response = connection.getresponse()
+            payload = json.loads(response.read())
+            connection.close()
+            assert response.status == 200, payload
+            return payload["created"] + payload["updated"]
+
+        post(bodies[0])  # warm-up: each worker imports and connects on first use
+        post(bodies[1])
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            written = sum(pool.map(post, bodies[2:]))
+        return written / (time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--customers", type=int, default=2_000)
+    parser.add_argument("--server-workers", type=int, default=2,
+                        help="gunicorn workers for the over-HTTP run (0: skip it)")
+    parser.add_argument("--clients", type=int, default=3,
+                        help="concurrent HTTP clients for the over-HTTP run")
     args = parser.parse_args()
     vendor = setup_django()
 
@@ -92,6 +146,16 @@ def main() -> None:
                         headers=headers)
         retry = (time.perf_counter() - started) / 3
         print(f"retried batch (all unchanged, nothing duplicated): {1000 / retry:,.0f} items/s")
+
+    if args.server_workers:
+        items_http = make_items(args.items, args.customers, random.Random(8))
+        for item in items_http:
+            item["external_id"] = "http-" + item["external_id"]
+        http_bodies = [json.dumps({"items": items_http[i:i + 1000]}).encode()
+                       for i in range(0, len(items_http), 1000)]
+        rate_http = over_http(http_bodies, secret, args.server_workers, args.clients)
+        print(f"over real HTTP (gunicorn, {args.server_workers} workers, {args.clients} "
+              f"clients): {rate_http:,.0f} items/s")
 
     if vendor == "postgresql":
         buffer = io.StringIO()

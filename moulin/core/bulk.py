@@ -45,3 +45,19 @@ def bulk_insert(model: type[Model], rows: list[dict]) -> list[int]:
                         values[i] = json.dumps(values[i])
                 copy.write_row((pk_value, *values))
     return ids
+
+
+def filter_in(queryset, field: str, values) -> object:
+    """``queryset.filter(field__in=values)``; on PostgreSQL a long list travels as one array
+    parameter (``= ANY(%s)``) instead of one placeholder per value, which the driver and the
+    server would otherwise split and parse value by value."""
+    values = list(values)
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql" or len(values) < 100:
+        return queryset.filter(**{f"{field}__in": values})
+    model = queryset.model
+    column = model._meta.get_field(field).column
+    quote = connection.ops.quote_name
+    # Only quoted names are interpolated; the values are one parameter.
+    return queryset.extra(where=[f"{quote(model._meta.db_table)}.{quote(column)} = ANY(%s)"],  # noqa: S610
+                          params=[values])

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from moulin.accounts.models import Member, Organisation
 from moulin.core import parsing
-from moulin.core.bulk import bulk_insert
+from moulin.core.bulk import bulk_insert, filter_in
 from moulin.core.errors import DomainError
 from moulin.customers.models import Contact, Customer, CustomerDomain
 from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError, contact_upsert
@@ -165,8 +165,8 @@ class FeedbackWriter:
         org = self.organisation
         external_ids = {i.customer_external_id for i in items if i.customer_external_id}
         ids = {i.customer_id for i in items if i.customer_id}
-        by_external = {c.external_id: c.pk for c in Customer.objects.filter(
-            organisation=org, external_id__in=external_ids).only("id", "external_id")}
+        by_external = {c.external_id: c.pk for c in filter_in(Customer.objects.filter(
+            organisation=org), "external_id", external_ids).only("id", "external_id")}
         known_ids = set(Customer.objects.filter(organisation=org, pk__in=ids)
                         .values_list("pk", flat=True))
         return by_external, {pk: pk for pk in known_ids}
@@ -177,8 +177,8 @@ class FeedbackWriter:
 
         def known(addresses) -> dict[str, SimpleNamespace]:
             return {email: SimpleNamespace(pk=pk, customer_id=customer_id)
-                    for email, pk, customer_id in Contact.objects.filter(
-                        organisation=self.organisation, email__in=addresses)
+                    for email, pk, customer_id in filter_in(Contact.objects.filter(
+                        organisation=self.organisation), "email", addresses)
                     .values_list("email", "pk", "customer_id")}
 
         contacts = known(emails)
@@ -249,8 +249,9 @@ class FeedbackWriter:
         existing = {}
         for source in {i.source for _i, i in valid if i.external_id}:
             ids = [i.external_id for _i, i in valid if i.source == source and i.external_id]
-            existing.update({(source, f.external_id): f for f in Feedback.objects.filter(
-                organisation=self.organisation, source=source, external_id__in=ids)})
+            existing.update({(source, f.external_id): f for f in filter_in(
+                Feedback.objects.filter(organisation=self.organisation, source=source),
+                "external_id", ids)})
 
         now = timezone.now()
         to_create: list[tuple[int, Feedback, FeedbackInput]] = []
@@ -307,9 +308,9 @@ class FeedbackWriter:
                 to_create.append((index, SimpleNamespace(pk=None, values=values,
                                                          external_id=item.external_id), item))
 
-        arr = dict(Customer.objects.filter(
-            pk__in={row.values["customer_id"] for _i, row, _x in to_create
-                    if row.values["customer_id"]}).values_list("pk", "arr"))
+        arr = dict(filter_in(Customer.objects.all(), "id", {
+            row.values["customer_id"] for _i, row, _x in to_create
+            if row.values["customer_id"]}).values_list("pk", "arr"))
         for _i, row, _x in to_create:
             row.values["customer_arr"] = arr.get(row.values["customer_id"]) or 0
         with transaction.atomic():

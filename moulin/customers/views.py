@@ -3,7 +3,6 @@ business data, contacts and feedback. Each view: check access → validate → o
 
 from __future__ import annotations
 
-import csv
 from datetime import timedelta
 
 from django.contrib import messages
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.core import policy
+from moulin.core.csv_export import csv_download
 from moulin.core.policy import Action
 from moulin.customers import selectors, services
 from moulin.customers.forms import CustomerFilterForm, CustomerForm
@@ -63,19 +63,6 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in exported cells."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 @policy.requires(MODULE, Action.EXPORT)
 def customer_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered customer list as CSV (the export itself is audited)."""
@@ -85,27 +72,17 @@ def customer_export(request: HttpRequest) -> StreamingHttpResponse:
     audit_record(organisation=member.organisation, actor=member, action="export.customers",
                  origin=Origin.from_request(request),
                  changes={"filters": {k: str(v) for k, v in filters.items() if v}})
-    writer = csv.writer(_Echo())
     header = ["id", "external_id", "name", "domains", "segment", "plan", "lifecycle", "arr",
               "currency", "renewal_date", "health_score", "owner_email", "industry", "country",
               "feedback_count", "last_feedback_at"]
-
-    def rows():
-        yield "\ufeff"  # BOM so spreadsheet software reads UTF-8 accents correctly
-        yield writer.writerow(header)
-        for c in customers.iterator(chunk_size=2000):
-            yield writer.writerow([_csv_safe(v) for v in [
-                c.pk, c.external_id, c.name, " ".join(c.domains),
-                c.segment.name if c.segment_id else "", c.plan, c.lifecycle, c.arr, c.currency,
-                c.renewal_date.isoformat() if c.renewal_date else "", c.health_score,
-                c.owner.user.email if c.owner_id else "", c.industry, c.country,
-                c.feedback_count,
-                c.last_feedback_at.isoformat() if c.last_feedback_at else ""]])
-
+    rows = ([c.pk, c.external_id, c.name, " ".join(c.domains),
+             c.segment.name if c.segment_id else "", c.plan, c.lifecycle, c.arr, c.currency,
+             c.renewal_date.isoformat() if c.renewal_date else "", c.health_score,
+             c.owner.user.email if c.owner_id else "", c.industry, c.country, c.feedback_count,
+             c.last_feedback_at.isoformat() if c.last_feedback_at else ""]
+            for c in customers.iterator(chunk_size=2000))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="moulin-customers-{stamp}.csv"'
-    return response
+    return csv_download(rows, filename=f"moulin-customers-{stamp}.csv", header=header)
 
 
 @policy.requires(MODULE, Action.VIEW)

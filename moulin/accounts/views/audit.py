@@ -1,10 +1,9 @@
 """The audit log page and its CSV export."""
 
-import csv
 from datetime import UTC
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -12,6 +11,7 @@ from moulin.accounts import selectors
 from moulin.accounts.audit import ACTIONS, Origin, audit_record
 from moulin.accounts.forms import AuditFilterForm
 from moulin.core import policy
+from moulin.core.csv_export import csv_download
 from moulin.core.policy import Action
 
 
@@ -40,19 +40,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=422 if form.errors else 200)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in exported cells."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 @policy.requires("audit", Action.EXPORT)
 def audit_log_export(request: HttpRequest) -> HttpResponse:
     """The filtered audit log as CSV (the export itself is audited)."""
@@ -65,21 +52,11 @@ def audit_log_export(request: HttpRequest) -> HttpResponse:
     audit_record(organisation=member.organisation, actor=member, action="export.audit_log",
                  origin=Origin.from_request(request),
                  changes={"filters": {k: str(v) for k, v in vars(filters).items() if v}})
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield "\ufeff"  # BOM so spreadsheet software reads UTF-8 accents correctly
-        yield writer.writerow(["time_utc", "actor", "action", "action_label", "target_type",
-                               "target_id", "target", "changes", "ip_address", "via",
-                               "user_agent"])
-        for entry in entries.iterator(chunk_size=2000):
-            yield writer.writerow([_csv_safe(v) for v in [
-                entry.created_at.astimezone(UTC).isoformat(), entry.actor_email,
-                entry.action, ACTIONS.get(entry.action, entry.action), entry.target_type,
-                entry.target_id, entry.target_label, entry.changes, entry.ip_address, entry.via,
-                entry.user_agent]])
-
+    rows = ([entry.created_at.astimezone(UTC).isoformat(), entry.actor_email, entry.action,
+             ACTIONS.get(entry.action, entry.action), entry.target_type, entry.target_id,
+             entry.target_label, entry.changes, entry.ip_address, entry.via, entry.user_agent]
+            for entry in entries.iterator(chunk_size=2000))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="moulin-audit-{stamp}.csv"'
-    return response
+    return csv_download(rows, filename=f"moulin-audit-{stamp}.csv", header=[
+        "time_utc", "actor", "action", "action_label", "target_type", "target_id", "target",
+        "changes", "ip_address", "via", "user_agent"])

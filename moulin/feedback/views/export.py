@@ -6,12 +6,11 @@ would run as a formula are neutralised. Every export is audited.
 
 from __future__ import annotations
 
-import csv
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC
 
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
@@ -20,6 +19,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.core import policy
+from moulin.core.csv_export import csv_download
 from moulin.core.policy import Action
 from moulin.feedback import selectors
 from moulin.feedback.models import Feedback
@@ -51,27 +51,11 @@ def _values(item: Feedback) -> list[object]:
     ]
 
 
-def csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in an exported cell."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv(rows: Iterator[Feedback]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # BOM: spreadsheet software then reads the accents as UTF-8
-    yield writer.writerow(COLUMNS)
+def _csv_rows(rows: Iterator[Feedback]) -> Iterator[list]:
     for item in rows:
         values = _values(item)
         values[1] = values[1].isoformat() + "Z"
-        yield writer.writerow([csv_safe(v) for v in values])
+        yield values
 
 
 def _xlsx(rows: Iterator[Feedback]):
@@ -119,6 +103,4 @@ def export(request: HttpRequest) -> HttpResponse:
         return FileResponse(
             _xlsx(rows), as_attachment=True, filename=name,
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response = StreamingHttpResponse(_csv(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_download(_csv_rows(rows), filename=name, header=COLUMNS)

@@ -4,8 +4,6 @@ re-run of the failed rows. Each view: check access → validate → one service 
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -16,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from moulin.accounts.audit import Origin
 from moulin.core import policy
+from moulin.core.csv_export import csv_download
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.core.views import render_form
@@ -172,30 +171,9 @@ def import_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("feedback:import_detail", pk=pk)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_safe(value: object) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in the report's cells."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 @policy.requires(MODULE, Action.VIEW)
 def import_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """The rows in error as CSV: row number, column, message and every original value."""
     job = import_selectors.import_job_get(member=request.member, pk=pk)
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield "\ufeff"  # so spreadsheet software reads the accents as UTF-8
-        for row in import_selectors.import_error_report(job=job):
-            yield writer.writerow([_csv_safe(value) for value in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-    return response
+    return csv_download(import_selectors.import_error_report(job=job),
+                        filename=f"import-{job.pk}-errors.csv")

@@ -32,6 +32,7 @@ from ninja.throttling import BaseThrottle
 from pydantic import Field, create_model
 
 from moulin.core.errors import DomainError
+from moulin.core.parsing import MAX_ID
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ ERROR_RESPONSES: dict[int, type[Schema]] = {
 
 # An object id as the database stores it (64-bit). A larger number in a filter would crash
 # SQLite's driver (OverflowError) instead of matching nothing, so the API refuses it with 422.
-ObjectId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+ObjectId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 def responses(success: dict[int, Any]) -> dict[int, Any]:

@@ -183,6 +183,21 @@ def _from_timestamp(value: float) -> datetime:
         raise ValueError(_("%s is not a valid timestamp.") % repr(value)) from exc
 
 
+MAX_ID = 2**63 - 1  # the largest id the database stores
+
+
+def parse_id(value: object) -> int | None:
+    """An object id typed in a URL or form: ASCII digits within the 64-bit range, else None.
+
+    ("²".isdigit() is true, and a larger number crashes SQLite's driver instead of matching
+    nothing: both are refused here.)"""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def parse_bool(value: object) -> bool | None:
     if value is None or value == "":
         return None

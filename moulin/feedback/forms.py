@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from moulin.accounts.models import Member
+from moulin.core import parsing
 from moulin.customers import selectors as customer_selectors
 from moulin.customers.models import Customer
 from moulin.feedback.models import Importance, ProductArea, Source, Status
@@ -40,9 +41,10 @@ class BulkActionForm(forms.Form):
             part = part.strip()
             if not part:
                 continue
-            if not (part.isascii() and part.isdigit() and 0 < int(part) < 2**63):
+            number = parsing.parse_id(part)
+            if number is None:
                 raise forms.ValidationError(_("The selection is not valid: reload the page."))
-            ids.append(int(part))
+            ids.append(number)
         if not ids:
             raise forms.ValidationError(_("Select at least one item."))
         if len(ids) > MAX_BULK_ITEMS:

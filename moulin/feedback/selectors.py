@@ -41,16 +41,9 @@ SORTS = {
 }
 
 
-# Ids in a query string: ASCII digits only ("²".isdigit() is true) and within the 64-bit range
-# the database stores (a larger number crashes SQLite's driver instead of matching nothing).
-MAX_ID = 2**63 - 1
 # Dates outside these years cannot be shifted to UTC safely (year 1 minus an offset overflows).
 DATE_YEARS = range(1900, 3000)
 MAX_AMOUNT = Decimal("1e15")
-
-
-def _is_id(value: str) -> bool:
-    return value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID
 
 
 @dataclass
@@ -110,16 +103,16 @@ class FeedbackFilters:
         for name in ("segment", "product_area", "tag"):
             numbers = []
             for value in many(name):
-                if _is_id(value):
-                    numbers.append(int(value))
+                if (number := parsing.parse_id(value)) is not None:
+                    numbers.append(number)
                 else:
                     errors[name] = _("Expected ids (numbers).")
             setattr(filters, name, numbers)
         for name in ("customer", "submitted_by", "department"):
             value = one(name)
             if value:
-                if _is_id(value):
-                    setattr(filters, name, int(value))
+                if (number := parsing.parse_id(value)) is not None:
+                    setattr(filters, name, number)
                 else:
                     errors[name] = _("Expected an id (a number).")
         for name in ("date_from", "date_to"):

@@ -155,3 +155,11 @@ def test_maybe_is_not_a_boolean():
 ])
 def test_lists_are_split_trimmed_and_deduplicated_in_order(value, expected):
     assert parsing.split_list(value) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("42", 42), (" 7 ", 7), ("9223372036854775807", 2**63 - 1), ("9223372036854775808", None),
+    ("0", None), ("-3", None), ("²", None), ("4e2", None), ("", None), (None, None),
+])
+def test_ids_typed_in_urls_are_numbers_the_database_can_hold(text, expected):
+    assert parsing.parse_id(text) == expected

@@ -18,7 +18,7 @@ from moulin.accounts.forms import (
     SquadForm,
 )
 from moulin.accounts.models import PermissionGrant
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.core.views import render_form
@@ -46,22 +46,13 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
                        invalid=bool(form.errors))
 
 
-def _filter_id(value: str | None) -> int | None:
-    """An id from the query string; anything else, or beyond a database integer, is no filter."""
-    try:
-        number = int(value or 0)
-    except ValueError:
-        return None
-    return number if 0 < number < 2**63 else None
-
-
 @policy.requires(ORG, Action.VIEW)
 def member_list(request: HttpRequest) -> HttpResponse:
     """The directory of members, filterable; admins also see invitations here."""
     member = request.member
     params = request.GET
-    department_id = _filter_id(params.get("department"))
-    squad_id = _filter_id(params.get("squad"))
+    department_id = parsing.parse_id(params.get("department"))
+    squad_id = parsing.parse_id(params.get("squad"))
     status = params.get("status", "active")
     members = selectors.member_list(
         member=member, search=params.get("q", "").strip()[:100], role=params.get("role", ""),

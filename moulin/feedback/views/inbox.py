@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from moulin.accounts import selectors as account_selectors
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.customers import selectors as customer_selectors
@@ -295,9 +295,8 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
 def undo(request: HttpRequest) -> HttpResponse:
     """Put back what a triage action changed (the events it returned)."""
     member = request.member
-    ids = [int(part) for part in request.POST.get("events", "").split(",")
-           if part.strip().isascii() and part.strip().isdigit()
-           and 0 < int(part) < 2**63][:500]
+    ids = [number for part in request.POST.get("events", "").split(",")
+           if (number := parsing.parse_id(part)) is not None][:500]
     events = selectors.feedback_event_list(member=member, ids=ids)
     if not events:
         if request.htmx:

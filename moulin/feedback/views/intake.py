@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.policy import Action
 from moulin.customers import selectors as customer_selectors
 from moulin.customers.models import Customer
@@ -56,9 +56,9 @@ def _initial(request: HttpRequest) -> tuple[dict, Customer | None]:
     also returns that customer, for its summary under the field."""
     initial: dict = {}
     found = None
-    customer_id = request.GET.get("customer", "")
-    if customer_id.isascii() and customer_id.isdigit() and len(customer_id) < 19:
-        found = customer_selectors.customer_by_id(member=request.member, pk=int(customer_id))
+    customer_id = parsing.parse_id(request.GET.get("customer"))
+    if customer_id is not None:
+        found = customer_selectors.customer_by_id(member=request.member, pk=customer_id)
         if found is not None:
             initial.update(customer=found.pk, customer_search=found.name)
     if request.GET.get("source"):

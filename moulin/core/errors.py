@@ -22,3 +22,8 @@ class Conflict(DomainError):
 
     status = 409
     code = "conflict"
+
+
+class RowError(DomainError):
+    """A value of one row (import, bulk API, vendor payload) that cannot be used; names the
+    field, so the row-by-row report can say what to fix."""

@@ -13,6 +13,8 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from moulin.core.errors import RowError
+
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _CURRENCY_SIGNS = {"€": "EUR", "$": "USD", "£": "GBP", "CHF": "CHF"}
@@ -181,6 +183,14 @@ def _from_timestamp(value: float) -> datetime:
         return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise ValueError(_("%s is not a valid timestamp.") % repr(value)) from exc
+
+
+def parse_field(field: str, parse, value: object):
+    """``parse(value)``; its ValueError becomes a RowError naming ``field``."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise RowError(str(exc), field=field) from exc
 
 
 MAX_ID = 2**63 - 1  # the largest id the database stores

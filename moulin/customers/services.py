@@ -13,7 +13,8 @@ from django.utils.translation import gettext as _
 
 from moulin.accounts.models import Member, Organisation
 from moulin.core import parsing
-from moulin.core.errors import DomainError
+from moulin.core.errors import DomainError, RowError  # RowError: re-exported
+from moulin.core.parsing import parse_field
 from moulin.customers.models import Contact, Customer, CustomerDomain, Lifecycle, Segment
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -29,10 +30,6 @@ PUBLIC_EMAIL_DOMAINS = frozenset(
 CUSTOMER_FIELDS = ("name", "external_id", "domains", "plan", "segment", "industry", "country",
                    "lifecycle", "arr", "currency", "renewal_date", "owner_email",
                    "health_score", "custom_fields")
-
-
-class RowError(DomainError):
-    """A value of one row (import, bulk API) that cannot be used; names the field."""
 
 
 @dataclass
@@ -57,13 +54,6 @@ class CustomerInput:
     present: frozenset[str] = frozenset(CUSTOMER_FIELDS)
 
 
-def _guard(field_name: str, parse, value):
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise RowError(str(exc), field=field_name) from exc
-
-
 def normalise_domain(value: str) -> str:
     text = value.strip().lower()
     text = re.sub(r"^https?://", "", text).split("/")[0].removeprefix("www.")
@@ -84,15 +74,15 @@ LIFECYCLE_WORDS = {
 def customer_input(raw: dict) -> CustomerInput:
     """Clean a raw mapping (API body, import row) into a ``CustomerInput``; raises RowError."""
     present = frozenset(k for k in CUSTOMER_FIELDS if k in raw)
-    name = _guard("name", lambda v: parsing.clean_text(v, max_length=200, field="name"),
+    name = parse_field("name", lambda v: parsing.clean_text(v, max_length=200, field="name"),
                   raw.get("name"))
-    external_id = _guard("external_id", lambda v: parsing.clean_text(v, max_length=100,
+    external_id = parse_field("external_id", lambda v: parsing.clean_text(v, max_length=100,
                                                                       field="external_id"),
                          raw.get("external_id")) or None
     if not name and not external_id:
         raise RowError(_("A customer needs a name (or an external id to update one)."),
                        field="name")
-    domains = [_guard("domains", normalise_domain, d)
+    domains = [parse_field("domains", normalise_domain, d)
                for d in parsing.split_list(raw.get("domains"))]
     lifecycle_raw = parsing.clean_text(raw.get("lifecycle")).lower()
     lifecycle = Lifecycle.CUSTOMER
@@ -101,10 +91,10 @@ def customer_input(raw: dict) -> CustomerInput:
         if lifecycle is None:
             raise RowError(_("Lifecycle must be trial, customer or churned; got “%s”.")
                            % lifecycle_raw, field="lifecycle")
-    arr = _guard("arr", parsing.parse_decimal, raw.get("arr"))
+    arr = parse_field("arr", parsing.parse_decimal, raw.get("arr"))
     if arr is not None and (arr < 0 or arr >= Decimal("1e12")):
         raise RowError(_("ARR must be between 0 and 999,999,999,999."), field="arr")
-    health = _guard("health_score", parsing.parse_decimal, raw.get("health_score"))
+    health = parse_field("health_score", parsing.parse_decimal, raw.get("health_score"))
     if health is not None and not 0 <= health <= 100:
         raise RowError(_("The health score goes from 0 to 100."), field="health_score")
     country = parsing.clean_text(raw.get("country")).upper()
@@ -120,9 +110,9 @@ def customer_input(raw: dict) -> CustomerInput:
         segment=parsing.clean_text(raw.get("segment"))[:80],
         industry=parsing.clean_text(raw.get("industry"))[:120], country=country,
         lifecycle=lifecycle, arr=arr,
-        currency=_guard("currency", lambda v: parsing.parse_currency(v, default=""),
+        currency=parse_field("currency", lambda v: parsing.parse_currency(v, default=""),
                         raw.get("currency")),
-        renewal_date=_guard("renewal_date", parsing.parse_date, raw.get("renewal_date")),
+        renewal_date=parse_field("renewal_date", parsing.parse_date, raw.get("renewal_date")),
         owner_email=parsing.clean_text(raw.get("owner_email")).lower(),
         health_score=int(health) if health is not None else None,
         custom_fields={str(k)[:60]: v for k, v in custom.items()}, present=present,

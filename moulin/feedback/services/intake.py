@@ -19,6 +19,7 @@ from moulin.accounts.models import Member, Organisation
 from moulin.core import parsing
 from moulin.core.bulk import bulk_insert, filter_in
 from moulin.core.errors import DomainError
+from moulin.core.parsing import parse_field
 from moulin.customers.models import Contact, Customer, CustomerDomain
 from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError, contact_upsert
 from moulin.feedback.language import detect_language
@@ -70,16 +71,9 @@ class FeedbackInput:
     language: str = ""
 
 
-def _guard(name: str, parse, value):
-    try:
-        return parse(value)
-    except ValueError as exc:
-        raise RowError(str(exc), field=name) from exc
-
-
 def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackInput:
     """Clean a raw mapping (API item, import row, vendor payload) or raise RowError."""
-    text = _guard("text", lambda v: parsing.clean_text(v, max_length=MAX_TEXT_LENGTH,
+    text = parse_field("text", lambda v: parsing.clean_text(v, max_length=MAX_TEXT_LENGTH,
                                                        field="text"), raw.get("text"))
     if not text:
         raise RowError(_("The feedback text is empty: it is the one field that is required."),
@@ -119,14 +113,14 @@ def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackIn
         language = "other"
     return FeedbackInput(
         text=text, source=source,
-        title=_guard("title", lambda v: parsing.clean_text(v, max_length=300, field="title"),
+        title=parse_field("title", lambda v: parsing.clean_text(v, max_length=300, field="title"),
                      raw.get("title")),
-        external_id=_guard("external_id", lambda v: parsing.clean_text(
+        external_id=parse_field("external_id", lambda v: parsing.clean_text(
             v, max_length=200, field="external_id"), raw.get("external_id")) or None,
         customer_external_id=parsing.clean_text(raw.get("customer_external_id"))[:100],
         customer_id=customer_id, contact_email=email,
         contact_name=parsing.clean_text(raw.get("contact_name"))[:200],
-        received_at=_guard("created_at", parsing.parse_datetime,
+        received_at=parse_field("created_at", parsing.parse_datetime,
                            raw.get("created_at") or raw.get("received_at")),
         importance=importance,
         product_area=parsing.clean_text(raw.get("product_area"))[:120],

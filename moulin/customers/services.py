@@ -246,10 +246,6 @@ def customer_for_email(*, organisation: Organisation, email: str) -> Customer | 
     return row.customer if row else None
 
 
-def segments_for(organisation: Organisation) -> list[Segment]:
-    return list(Segment.objects.filter(organisation=organisation))
-
-
 @dataclass
 class CustomerResult:
     index: int

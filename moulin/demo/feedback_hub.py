@@ -50,8 +50,6 @@ AREAS = {
 FIRST_NAMES = ["Claire", "Julien", "Sophie", "Nicolas", "Camille", "Thomas", "Marie", "Pierre",
                "Laura", "Antoine", "Emma", "Lucas", "Chloé", "Hugo", "Inès", "Paul", "Sarah",
                "Mathieu", "Anna", "David", "Olivia", "James", "Elena", "Marco"]
-ROLES = ["DAF", "Trésorier", "Comptable", "Contrôleur de gestion", "CFO", "Treasury manager",
-         "Credit manager", "Finance director", "Responsable comptable"]
 
 # (product area, French verbatims, English verbatims, tags)
 TOPICS = [

@@ -124,8 +124,3 @@ def demo_load(*, customers: int = 300, feedback: int = 3000) -> tuple[Organisati
         audit_record(organisation=organisation, actor=admin, action="organisation.updated",
                      origin=CLI, target=organisation, changes={"demo": "loaded"})
     return organisation, True
-
-
-def demo_logins() -> list[tuple[str, str, str]]:
-    """(email, role, department) of each demo person, for the start-up banner."""
-    return [(p.email, p.role, p.department) for p in PEOPLE]

@@ -18,9 +18,6 @@ from moulin.feedback.services.intake import FeedbackWriter
 
 # --- Triage -------------------------------------------------------------------------------------
 
-TRIAGE_FIELDS = ("status", "importance", "product_area_id", "title")
-
-
 def _event(feedback: Feedback, actor: Member | None, kind: str, changes: dict) -> FeedbackEvent:
     return FeedbackEvent.objects.create(feedback=feedback, actor=actor, kind=kind,
                                         changes=changes)

@@ -21,10 +21,6 @@ from moulin.feedback import services
 from moulin.feedback.forms import FeedbackIntakeForm
 
 MODULE = "feedback"
-# What "Save and add another" carries over to the next, blank form.
-KEPT_FOR_NEXT = ("customer", "source")
-
-
 def _intake(request: HttpRequest, *, template: str, url_name: str) -> HttpResponse:
     """The form page, shared by the full and the embedded layout."""
     member = request.member

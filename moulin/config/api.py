@@ -6,7 +6,9 @@ from moulin.accounts.api import BearerToken
 from moulin.accounts.api import router as accounts_router
 from moulin.core.api import TokenRateLimit, install_error_handlers
 from moulin.customers.api import router as customers_router
+from moulin.features.api import router as features_router
 from moulin.feedback.api import router as feedback_router
+from moulin.triage.api import router as triage_router
 
 api = NinjaAPI(
     title="Moulin API",
@@ -28,3 +30,5 @@ install_error_handlers(api)
 api.add_router("/", accounts_router)
 api.add_router("/", customers_router)
 api.add_router("/", feedback_router)
+api.add_router("/", triage_router)
+api.add_router("/", features_router)

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "moulin.accounts",
     "moulin.customers",
     "moulin.feedback",
+    "moulin.triage",
+    "moulin.features",
     "moulin.integrations",
     "moulin.demo",
 ]

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("moulin.accounts.urls")),
     path("feedback/", include("moulin.feedback.urls")),
     path("customers/", include("moulin.customers.urls")),
+    path("triage/", include("moulin.triage.urls")),
+    path("features/", include("moulin.features.urls")),
     path("integrations/", include("moulin.integrations.urls")),
     path("api/v1/", api.urls),
     # Django's admin is for superusers only (is_staff is never given to ordinary members).

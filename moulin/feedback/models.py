@@ -35,6 +35,7 @@ class Status(models.TextChoices):
     LINKED = "linked", _("Linked")
     CLOSED = "closed", _("Closed")
     ARCHIVED = "archived", _("Archived")
+    MERGED = "merged", _("Merged")
 
 
 class Language(models.TextChoices):
@@ -111,6 +112,10 @@ class Feedback(TenantModel):
     # customer's ARR or moves the item to another customer.
     customer_arr = models.DecimalField(max_digits=14, decimal_places=2, default=0,
                                        editable=False)
+    # A duplicate merged into another item keeps its row (its customer, contact and date still
+    # count as demand for the kept item) and points here.
+    merged_into = models.ForeignKey("self", verbose_name=_("merged into"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="merged_duplicates")
 
     class Meta:
         ordering = ["-received_at", "-id"]

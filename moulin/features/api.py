@@ -1,0 +1,5 @@
+"""The features API."""
+
+from ninja import Router
+
+router = Router(tags=["Features"])

@@ -1,0 +1,5 @@
+"""The triage API."""
+
+from ninja import Router
+
+router = Router(tags=["Triage intelligence"])

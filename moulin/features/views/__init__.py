@@ -1,0 +1,1 @@
+"""Feature pages, one module per area."""

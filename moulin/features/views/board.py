@@ -1,0 +1,1 @@
+"""Feature pages: board."""

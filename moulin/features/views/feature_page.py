@@ -1,0 +1,1 @@
+"""Feature pages: feature_page."""

@@ -1,1 +1,0 @@
-"""Triage pages."""

@@ -43,3 +43,54 @@ def make_token(member: Member, scope: str = ApiToken.WRITE) -> str:
     _token, secret = services.api_token_create(actor=member, origin=CLI, name="tests",
                                                scope=scope)
     return secret
+
+
+# --- Features (issue 5) --------------------------------------------------------------------------
+
+def make_customer(organisation: Organisation, name: str | None = None, *, arr=None,
+                  currency: str | None = None, segment: str = "", plan: str = "",
+                  **fields):
+    """A customer with the business fields a test needs (segment by name, created if new)."""
+    from moulin.customers.models import Customer, Segment
+
+    segment_obj = None
+    if segment:
+        segment_obj, _created = Segment.objects.get_or_create(organisation=organisation,
+                                                              name=segment)
+    return Customer.objects.create(organisation=organisation,
+                                   name=name or f"Customer {next(_counter)}", arr=arr,
+                                   currency=currency or organisation.currency,
+                                   segment=segment_obj, plan=plan, **fields)
+
+
+def make_feedback(organisation: Organisation, text: str | None = None, *, customer=None,
+                  **fields):
+    from django.utils import timezone
+
+    from moulin.feedback.models import Feedback
+
+    fields.setdefault("received_at", timezone.now())
+    return Feedback.objects.create(organisation=organisation,
+                                   text=text or f"Feedback {next(_counter)}", source="api",
+                                   customer=customer,
+                                   customer_arr=(customer.arr or 0) if customer else 0,
+                                   **fields)
+
+
+def make_feature(member: Member, title: str | None = None, **fields):
+    """A feature created through the service (history, standard score) by ``member``."""
+    from moulin.features import services as feature_services
+
+    return feature_services.feature_create(actor=member,
+                                           title=title or f"Feature {next(_counter)}", **fields)
+
+
+def make_theme(organisation: Organisation, name_en: str, name_fr: str = "", *,
+               description: str = "", examples: list[str] | None = None, product_area=None,
+               **fields):
+    """A theme of the triage taxonomy, written directly (no retraining is queued)."""
+    from moulin.triage.models import Theme
+
+    return Theme.objects.create(organisation=organisation, name_en=name_en,
+                                name_fr=name_fr or name_en, description=description,
+                                examples=examples or [], product_area=product_area, **fields)

@@ -21,6 +21,7 @@ A route that takes URL arguments needs a sample in ``SAMPLE_KWARGS`` (pages) or
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -47,9 +48,10 @@ from moulin.config.api import api
 from moulin.core import policy
 from moulin.customers import services as customer_services
 from moulin.feedback import services as feedback_services
-from moulin.feedback.models import ImportJob
+from moulin.feedback.models import Feedback, ImportJob
 from moulin.integrations import services as integration_services
 from moulin.integrations.models import DeliveryStatus, Integration, WebhookDelivery
+from moulin.triage.models import EmergingCluster, JobStatus, TriageJob
 from tests.builders import department, make_squad
 
 FIX = "decorate it with policy.requires(module, action) or policy.public(reason)"
@@ -315,6 +317,39 @@ SAMPLE_KWARGS: dict[str, Callable[[Acme, Member | None], dict]] = {
     "feedback:detail": lambda acme, actor: {"pk": acme_feedback(acme)},
     "feedback:triage": lambda acme, actor: {"pk": acme_feedback(acme)},
     "feedback:saved_view_delete": lambda acme, actor: {"pk": acme_saved_view(acme, actor)},
+    "triage:similar_panel": lambda acme, actor: {"pk": acme_feedback(acme)},
+    "triage:theme_edit": lambda acme, actor: {"pk": acme_theme(acme)},
+    "triage:theme_archive": lambda acme, actor: {"pk": acme_theme(acme)},
+    "triage:theme_restore": lambda acme, actor: {"pk": acme_theme(acme)},
+    "triage:theme_merge": lambda acme, actor: {"pk": acme_theme(acme)},
+    "triage:feedback_themes": lambda acme, actor: {"pk": acme_feedback(acme)},
+    "triage:feedback_theme_decide": lambda acme, actor: {"pk": acme_feedback(acme)},
+    "triage:model_version_detail": lambda acme, actor: {"pk": acme_model_version(acme)},
+    "triage:model_version_progress": lambda acme, actor: {"pk": acme_model_version(acme)},
+    "triage:model_activate": lambda acme, actor: {"pk": acme_model_version(acme)},
+    "triage:feedback_merge": lambda acme, actor: {"pk": acme_feedback(acme)},
+    "triage:feedback_unmerge": lambda acme, actor: {"pk": acme_merged_feedback(acme)},
+    "triage:emerging_progress": lambda acme, actor: {"pk": acme_cluster(acme).job_id},
+    "triage:emerging_convert": lambda acme, actor: {"pk": acme_cluster(acme).pk},
+    "triage:emerging_dismiss": lambda acme, actor: {"pk": acme_cluster(acme).pk},
+    "features:feature_detail": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:feature_edit": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:feature_delete": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:feature_why": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:link_search": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:link_add": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:link_group": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:link_importance": lambda acme, actor: acme_feature_link(acme),
+    "features:link_remove": lambda acme, actor: acme_feature_link(acme),
+    "features:feedback_panel": lambda acme, actor: {"feedback_pk": acme_feedback(acme)},
+    "features:feedback_link": lambda acme, actor: {"feedback_pk": acme_feedback(acme)},
+    "features:feedback_unlink": lambda acme, actor: {"feedback_pk": acme_feedback(acme),
+                                                     "feature_pk": acme_feature(acme)},
+    "features:board_unpin": lambda acme, actor: {"pk": acme_feature(acme)},
+    "features:framework_edit": lambda acme, actor: {"pk": acme_framework(acme)},
+    "features:framework_set_standard": lambda acme, actor: {"pk": acme_framework(acme)},
+    "features:framework_delete": lambda acme, actor: {"pk": acme_framework(acme)},
+    "features:currency_rate_delete": lambda acme, actor: {"pk": acme_currency_rate(acme)},
 }
 
 # Views that only accept POST (``require_POST``): the matrix posts an empty form to them.
@@ -326,6 +361,16 @@ POST_ONLY = {
     "integrations:delivery_retry",
     "feedback:bulk_action", "feedback:undo", "feedback:triage", "feedback:saved_view_save",
     "feedback:saved_view_delete",
+    "triage:feedback_merge", "triage:feedback_unmerge", "triage:emerging_run",
+    "triage:theme_create", "triage:theme_archive", "triage:theme_restore", "triage:theme_merge",
+    "triage:feedback_theme_decide", "triage:model_retrain", "triage:model_activate",
+    "triage:triage_settings", "triage:backfill",
+    "triage:emerging_convert", "triage:emerging_dismiss",
+    "features:feature_delete", "features:link_add", "features:link_group",
+    "features:link_importance", "features:link_remove", "features:feedback_link",
+    "features:feedback_unlink", "features:inbox_link", "features:board_move",
+    "features:board_unpin", "features:framework_check", "features:framework_set_standard",
+    "features:framework_delete", "features:currency_rate_save", "features:currency_rate_delete",
 }
 # What an allowed POST may answer: done (redirect), re-rendered, or a validation error.
 ACTION_TAKEN = {200, 302, 422}
@@ -501,11 +546,103 @@ def acme_saved_view(acme: Acme, actor: Member | None) -> int:
                                              "&importance=critical").pk
 
 
+_theme_numbers = itertools.count(1)
+
+
+def acme_theme(acme: Acme) -> int:
+    """A theme of Acme Treasury's taxonomy (a new one at each call)."""
+    from moulin.triage.models import Theme
+
+    n = next(_theme_numbers)
+    return Theme.objects.create(organisation=acme.organisation, name_en=f"Acme theme {n}",
+                                name_fr=f"Thème Acme {n}").pk
+
+
+def acme_model_version(acme: Acme) -> int:
+    """A trained (finished) triage model version of Acme Treasury."""
+    from moulin.triage.services import model_train_now
+
+    acme_theme(acme)
+    return model_train_now(organisation_id=acme.organisation.pk, trigger="sample",
+                           refresh=False).pk
+
+
+def acme_merged_feedback(acme: Acme) -> int:
+    """A duplicate of Acme Treasury merged into another item (so it can be unmerged)."""
+    from moulin.triage.services.duplicates import feedback_merge
+
+    kept = Feedback.objects.get(pk=acme_feedback(acme))
+    duplicate = Feedback.objects.get(pk=acme_feedback(acme))
+    return feedback_merge(actor=acme.admin, duplicate=duplicate, kept=kept).pk
+
+
+def acme_cluster(acme: Acme) -> EmergingCluster:
+    """An open emerging theme of Acme Treasury, with one item."""
+    job = TriageJob.objects.create(organisation=acme.organisation, kind=TriageJob.Kind.CLUSTER,
+                                   status=JobStatus.DONE)
+    cluster = EmergingCluster.objects.create(organisation=acme.organisation, job=job,
+                                             label="Acme dark mode", keywords=["dark", "mode"],
+                                             size=1)
+    cluster.items.set([acme_feedback(acme)])
+    return cluster
+
+
+def acme_feature(acme: Acme) -> int:
+    """A feature of Acme Treasury (created by its admin)."""
+    from moulin.features import services as feature_services
+
+    return feature_services.feature_create(actor=acme.admin, title="Acme scheduled exports").pk
+
+
+def acme_framework(acme: Acme) -> int:
+    """A custom scoring framework of Acme Treasury that is not the standard."""
+    from moulin.features import services as feature_services
+
+    return feature_services.framework_create(
+        actor=acme.admin, kind="custom", name="Acme formula",
+        drivers=[{"key": "fit", "source": "manual", "default": 1}], formula="fit * 2").pk
+
+
+def acme_feature_link(acme: Acme) -> dict:
+    """A feature of Acme Treasury with one linked feedback item: the page's link ids."""
+    from moulin.features import services as feature_services
+    from moulin.features.models import Feature, FeedbackLink
+
+    feature = Feature.objects.get(pk=acme_feature(acme))
+    feedback = Feedback.objects.get(pk=acme_feedback(acme))
+    feature_services.feature_link_feedback(actor=acme.admin, feature=feature,
+                                           feedback_items=[feedback])
+    return {"pk": feature.pk, "link_pk": FeedbackLink.objects.get(feature=feature).pk}
+
+
+def acme_currency_rate(acme: Acme) -> int:
+    """A currency rate of Acme Treasury, by id (the pages name rates by id)."""
+    from moulin.features import services as feature_services
+
+    return feature_services.currency_rate_set(actor=acme.admin, currency="GBP", rate="1.17").pk
+
+
+def acme_currency(acme: Acme) -> str:
+    """A currency with a rate in Acme Treasury (the path names the rate by its code)."""
+    from moulin.features import services as feature_services
+
+    feature_services.currency_rate_set(actor=acme.admin, currency="USD", rate="0.9")
+    return "USD"
+
+
 # Path parameters by name: they name objects of Acme Treasury.
 API_SAMPLE_PATH_PARAMS: dict[str, Callable[[Acme], int | str]] = {
+    "feature_id": acme_feature,
+    "framework_id": acme_framework,
+    "currency": acme_currency,
     "member_id": lambda acme: acme.cs_contributor.pk,
     "customer_id": acme_customer,
     "feedback_id": acme_feedback,
+    "duplicate_id": acme_merged_feedback,
+    "cluster_id": lambda acme: acme_cluster(acme).pk,
+    "job_id": lambda acme: acme_cluster(acme).job_id,
+    "theme_id": acme_theme,
+    "version_id": acme_model_version,
 }
 
 # A valid body per write operation: ninja validates the body before the policy check runs, so
@@ -523,6 +660,47 @@ API_SAMPLE_BODIES: dict[str, Callable[[Acme], dict]] = {
     f"POST {API_ROOT}feedback": lambda acme: {"text": "Let us filter the roadmap by squad."},
     f"POST {API_ROOT}feedback/bulk": lambda acme: {
         "items": [{"text": "The weekly digest arrives twice."}]},
+    f"POST {API_ROOT}feedback/{{feedback_id}}/merge": lambda acme: {
+        "into": acme_feedback(acme)},
+    f"POST {API_ROOT}feedback/{{duplicate_id}}/unmerge": lambda acme: {},
+    f"POST {API_ROOT}triage/similar": lambda acme: {"text": "Exports time out on big files."},
+    f"POST {API_ROOT}triage/emerging/run": lambda acme: {"weeks": 12},
+    f"POST {API_ROOT}triage/emerging/{{cluster_id}}/convert": lambda acme: {
+        "name_en": "Dark mode"},
+    f"POST {API_ROOT}triage/emerging/{{cluster_id}}/dismiss": lambda acme: {},
+    f"POST {API_ROOT}features": lambda acme: {"title": "Scheduled exports"},
+    f"PATCH {API_ROOT}features/{{feature_id}}": lambda acme: {"status": "planned"},
+    f"DELETE {API_ROOT}features/{{feature_id}}": lambda acme: {},
+    f"POST {API_ROOT}features/{{feature_id}}/links": lambda acme: {
+        "feedback_ids": [acme_feedback(acme)], "importance": "critical"},
+    f"POST {API_ROOT}features/{{feature_id}}/links/bulk": lambda acme: {
+        "cluster_id": acme_cluster(acme).pk},
+    f"DELETE {API_ROOT}features/{{feature_id}}/links/{{feedback_id}}": lambda acme: {},
+    f"POST {API_ROOT}features/{{feature_id}}/rank": lambda acme: {
+        "to_position": 1, "reason": "Promised to a key account"},
+    f"DELETE {API_ROOT}features/{{feature_id}}/rank": lambda acme: {},
+    f"POST {API_ROOT}frameworks": lambda acme: {"kind": "ice", "name": "ICE"},
+    f"POST {API_ROOT}frameworks/validate": lambda acme: {
+        "kind": "custom", "drivers": [{"key": "fit"}], "formula": "fit * 2"},
+    f"PATCH {API_ROOT}frameworks/{{framework_id}}": lambda acme: {"name": "Acme formula v2"},
+    f"POST {API_ROOT}frameworks/{{framework_id}}/standard": lambda acme: {},
+    f"DELETE {API_ROOT}frameworks/{{framework_id}}": lambda acme: {},
+    f"PUT {API_ROOT}currency-rates": lambda acme: {"currency": "CHF", "rate": "1.05"},
+    f"DELETE {API_ROOT}currency-rates/{{currency}}": lambda acme: {},
+    f"POST {API_ROOT}themes": lambda acme: {"name_en": "Bank synchronisation",
+                                            "name_fr": "Synchronisation bancaire"},
+    f"PATCH {API_ROOT}themes/{{theme_id}}": lambda acme: {"description": "Bank feeds."},
+    f"POST {API_ROOT}themes/{{theme_id}}/archive": lambda acme: {},
+    f"POST {API_ROOT}themes/{{theme_id}}/restore": lambda acme: {},
+    f"POST {API_ROOT}themes/{{theme_id}}/merge": lambda acme: {"into_id": acme_theme(acme)},
+    f"POST {API_ROOT}feedback/{{feedback_id}}/themes": lambda acme: {
+        "theme_id": acme_theme(acme)},
+    f"DELETE {API_ROOT}feedback/{{feedback_id}}/themes/{{theme_id}}": lambda acme: {},
+    f"POST {API_ROOT}feedback/{{feedback_id}}/triage/review": lambda acme: {
+        "decision": "dismiss"},
+    f"POST {API_ROOT}triage/models/retrain": lambda acme: {},
+    f"POST {API_ROOT}triage/models/{{version_id}}/activate": lambda acme: {},
+    f"PATCH {API_ROOT}triage/settings": lambda acme: {"retrain_after": 30},
 }
 
 # The sample bodies that name an object of Acme Treasury by its id: the outsider must get 404.

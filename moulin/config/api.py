@@ -9,6 +9,7 @@ from moulin.customers.api import router as customers_router
 from moulin.features.api import router as features_router
 from moulin.feedback.api import router as feedback_router
 from moulin.triage.api import router as triage_router
+from moulin.triage.api_discovery import router as discovery_router
 
 api = NinjaAPI(
     title="Moulin API",
@@ -31,4 +32,5 @@ api.add_router("/", accounts_router)
 api.add_router("/", customers_router)
 api.add_router("/", feedback_router)
 api.add_router("/", triage_router)
+api.add_router("/", discovery_router)
 api.add_router("/", features_router)

@@ -14,7 +14,9 @@ from moulin.accounts import services
 from moulin.accounts.audit import CLI, audit_record
 from moulin.accounts.models import Department, Member, Organisation, Squad
 from moulin.core.policy import Role
+from moulin.demo.features import demo_features
 from moulin.demo.feedback_hub import demo_feedback_hub
+from moulin.demo.triage import demo_triage
 
 DEMO_SLUG = "liquidia"
 DEMO_NAME = "Liquidia"
@@ -121,6 +123,8 @@ def demo_load(*, customers: int = 300, feedback: int = 3000) -> tuple[Organisati
                                 subject=str(departments["marketing"].pk), module="customers",
                                 level=0)
         demo_feedback_hub(organisation, customers=customers, feedback=feedback)
+        demo_triage(organisation)
+        demo_features(organisation)
         audit_record(organisation=organisation, actor=admin, action="organisation.updated",
                      origin=CLI, target=organisation, changes={"demo": "loaded"})
     return organisation, True

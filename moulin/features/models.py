@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from moulin.accounts.models import Member, Organisation, Squad
 from moulin.core.models import TenantModel
+from moulin.customers.models import Segment
 from moulin.feedback.models import Feedback, Importance, ProductArea
 
 
@@ -55,7 +56,23 @@ class Feature(TenantModel):
     feedback_count = models.PositiveIntegerField(default=0, editable=False)
     customer_count = models.PositiveIntegerField(default=0, editable=False)
     arr_total = models.DecimalField(max_digits=16, decimal_places=2, default=0, editable=False)
+    # ARR (organisation currency) of the requesting customers renewing in the next 90 days,
+    # and of those at risk (low health score); moved by time as well as data, so the periodic
+    # ``recompute_demand`` command refreshes them daily.
+    renewal_arr_90d = models.DecimalField(max_digits=16, decimal_places=2, default=0,
+                                          editable=False)
+    at_risk_arr = models.DecimalField(max_digits=16, decimal_places=2, default=0,
+                                      editable=False)
+    # Feedback received in the last 30 days and in the 30 days before (the trend driver).
+    feedback_recent = models.PositiveIntegerField(default=0, editable=False)
+    feedback_previous = models.PositiveIntegerField(default=0, editable=False)
+    # ARR of requesting customers whose currency has no organisation rate: {"USD": "1200.00"},
+    # reported apart and never added to ``arr_total``.
+    unconverted_arr = models.JSONField(default=dict, blank=True, editable=False)
     demand_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set by database triggers (migration 0003) when a linked item's customer, a requesting
+    # customer's ARR/currency/segment… or a merge changes; cleared by the demand recompute.
+    demand_stale = models.BooleanField(default=False, editable=False)
 
     # The organisation standard framework's latest score, and the board's manual order.
     score = models.DecimalField(max_digits=16, decimal_places=4, null=True, blank=True,
@@ -73,10 +90,35 @@ class Feature(TenantModel):
             models.Index(fields=["organisation", "squad"]),
             models.Index(fields=["organisation", "-score"]),
             models.Index(fields=["organisation", "manual_rank"]),
+            models.Index(fields=["organisation", "demand_stale"]),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def trend(self) -> int:
+        """Feedback of the last 30 days minus the 30 days before (positive: growing)."""
+        return self.feedback_recent - self.feedback_previous
+
+
+class FeatureSegment(models.Model):
+    """A feature's demand from one customer segment (distinct customers, converted ARR); kept
+    with the feature's demand so the board can filter by segment without touching links."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="segments")
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="+")
+    customer_count = models.PositiveIntegerField(default=0)
+    arr_total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["feature", "segment"],
+                                               name="feature_segment_unique")]
+        indexes = [models.Index(fields=["organisation", "segment", "feature"])]
+
+    def __str__(self) -> str:
+        return f"{self.feature_id} / {self.segment_id}"
 
 
 class FeatureEvent(models.Model):

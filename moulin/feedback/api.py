@@ -123,6 +123,10 @@ class FeedbackQuery(Schema):
     segment: str = ""
     product_area: str = ""
     tag: str = ""
+    theme: str = Field("", description="Comma-separated theme ids (triage taxonomy)")
+    outcome: str = Field("", description="Triage outcome: pending, suggested, automatic, "
+                                         "unknown or reviewed (comma-separated)")
+    sentiment: str = Field("", description="negative, neutral or positive (comma-separated)")
     customer: ObjectId | None = None
     submitted_by: ObjectId | None = None
     department: ObjectId | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.apps import apps
 from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.http import QueryDict
@@ -60,6 +61,11 @@ class FeedbackFilters:
     segment: list[int] = field(default_factory=list)
     product_area: list[int] = field(default_factory=list)
     tag: list[int] = field(default_factory=list)
+    # Triage intelligence (moulin.triage, which builds on this app): applied theme, analysis
+    # outcome and sentiment, read through the reverse relations it adds to Feedback.
+    theme: list[int] = field(default_factory=list)
+    outcome: list[str] = field(default_factory=list)
+    sentiment: list[str] = field(default_factory=list)
     customer: int | None = None
     submitted_by: int | None = None
     department: int | None = None
@@ -94,13 +100,14 @@ class FeedbackFilters:
         for name, allowed in (("status", Status.values), ("source", Source.values),
                               ("importance", Importance.values),
                               ("language", Language.values),
-                              ("lifecycle", ["trial", "customer", "churned"])):
+                              ("lifecycle", ["trial", "customer", "churned"]),
+                              ("outcome", TRIAGE_OUTCOMES), ("sentiment", SENTIMENTS)):
             values = many(name)
             setattr(filters, name, [v for v in values if v in allowed])
             if len(getattr(filters, name)) != len(values):
                 errors[name] = _("Unknown value; use one of: %s.") % ", ".join(allowed)
         filters.plan = many("plan")
-        for name in ("segment", "product_area", "tag"):
+        for name in ("segment", "product_area", "tag", "theme"):
             numbers = []
             for value in many(name):
                 if (number := parsing.parse_id(value)) is not None:
@@ -167,6 +174,16 @@ class FeedbackFilters:
         return bool(self.to_query().dict())
 
 
+# Values of moulin.triage.models.Outcome and Sentiment (this app cannot import triage).
+TRIAGE_OUTCOMES = ["pending", "suggested", "automatic", "unknown", "reviewed"]
+SENTIMENTS = ["negative", "neutral", "positive"]
+
+
+def _triage_table(model_name: str) -> QuerySet:
+    """A table of the triage app, looked up by name: filtering by it needs no import."""
+    return apps.get_model("triage", model_name).objects.all()
+
+
 def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedback]:
     """The feedback a member may see, filtered, searched and sorted."""
     qs = policy.scope(Feedback.objects.all(), member, MODULE)
@@ -182,6 +199,18 @@ def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedb
         qs = qs.filter(product_area_id__in=filters.product_area)
     if filters.tag:
         qs = qs.filter(tags__id__in=filters.tag).distinct()
+    if filters.theme:
+        qs = qs.filter(pk__in=_triage_table("feedbacktheme").filter(
+            theme_id__in=filters.theme).values("feedback_id"))
+    if filters.outcome:
+        analysed = _triage_table("feedbackanalysis")
+        condition = Q(pk__in=analysed.filter(outcome__in=filters.outcome).values("feedback_id"))
+        if "pending" in filters.outcome:  # not analysed yet counts as pending
+            condition |= ~Q(pk__in=analysed.values("feedback_id"))
+        qs = qs.filter(condition)
+    if filters.sentiment:
+        qs = qs.filter(pk__in=_triage_table("feedbackanalysis").filter(
+            sentiment__in=filters.sentiment).values("feedback_id"))
     if filters.customer:
         qs = qs.filter(customer_id=filters.customer)
     if filters.submitted_by:
@@ -354,6 +383,9 @@ def feedback_page(*, member: Member, filters: FeedbackFilters, cursor: str | Non
     """One page of ``feedback_list`` by keyset: ``{"items", "next_cursor"}``, the same cost on
     page 1 and page 20,000 (no COUNT, no OFFSET). Raises InvalidCursor for a forged cursor."""
     qs = feedback_list(member=member, filters=filters)
+    if apps.is_installed("moulin.triage"):  # each row shows its themes and suggestions
+        qs = qs.select_related("analysis").defer("analysis__vector").prefetch_related(
+            "theme_links")
     return paginate(qs, cursor=cursor, limit=size, ordering=PAGE_ORDERINGS[filters.sort])
 
 

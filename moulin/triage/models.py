@@ -138,9 +138,20 @@ class FeedbackAnalysis(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
     analysed_at = models.DateTimeField(auto_now=True)
+    # Set when a person accepted, corrected or dismissed the suggestions (or said "unknown"):
+    # a later re-analysis refreshes the suggestions but never overrides that decision.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["organisation", "outcome"])]
+        indexes = [
+            models.Index(fields=["organisation", "outcome"]),
+            # The in-memory neighbour index checks COUNT and MAX(analysed_at) on every request
+            # and reads what changed since: both from this index, never the 2 KB vector rows.
+            models.Index(fields=["organisation", "embedder", "analysed_at"],
+                         name="triage_analysis_refresh"),
+        ]
 
     def __str__(self) -> str:
         return f"analysis of {self.feedback_id}"

@@ -22,6 +22,7 @@ from moulin.core.errors import DomainError
 from moulin.core.parsing import parse_field
 from moulin.customers.models import Contact, Customer, CustomerDomain
 from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError, contact_upsert
+from moulin.feedback import hooks
 from moulin.feedback.language import detect_language
 from moulin.feedback.models import (
     Feedback,
@@ -325,6 +326,9 @@ class FeedbackWriter:
             results[index] = ItemResult(index, "created", id=row.pk, external_id=row.external_id)
         for index, row, _item in [*to_update, *unchanged]:
             results[index] = ItemResult(index, "updated", id=row.pk, external_id=row.external_id)
+        # Upper layers (triage) analyse new and changed items once this write commits.
+        hooks.feedback_saved(organisation_id=self.organisation.pk,
+                             ids=[row.pk for _i, row, _x in [*to_create, *to_update]])
         return results  # type: ignore[return-value]
 
     def _write_tags(self, created, updated, unchanged) -> None:

@@ -27,6 +27,7 @@ FIELD_LABELS = {
     "tags": gettext_lazy("Tags"), "customer_id": gettext_lazy("Customer"),
     "source": gettext_lazy("Source"), "via": gettext_lazy("Updated through"),
     "personal_data": gettext_lazy("Personal data"),
+    "themes": gettext_lazy("Themes"),  # set by the triage intelligence
 }
 
 

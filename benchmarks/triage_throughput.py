@@ -1,0 +1,126 @@
+"""Triage speed: embed + suggest a theme + look up near-duplicates among 100,000 stored items,
+for a batch and for one item at a time, and the time to retrain on 10,000 labelled items.
+
+    .venv/bin/python benchmarks/triage_throughput.py [--data /work/shared/data] [--stored 100000]
+
+Targets (issue 4, 2 cores): >= 1,000 items/s end-to-end, < 20 ms for one item, retraining on
+10,000 labelled items < 30 s. The classifier is trained on BANKING77's 10,003 training
+sentences (their embeddings computed first, as the app stores one per item); the stored
+vectors are the embeddings of BANKING77's 13,083 sentences plus perturbed copies of them up to
+--stored; the items are BANKING77's 3,080 test sentences. `MOULIN_EMBEDDER_THREADS` sets the
+embedder's BLAS threads (default 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from moulin.triage.engine.classifier import ThemeClassifier
+from moulin.triage.engine.embedders import get_embedder
+from moulin.triage.engine.evaluation import read_labelled
+from moulin.triage.engine.index import NeighbourIndex
+
+BATCH = 256
+
+
+def stored_vectors(real: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` unit vectors: the real ones, then noisy copies (a paraphrase-like spread)."""
+    extra = count - len(real)
+    if extra <= 0:
+        return real[:count]
+    base = real[rng.integers(0, len(real), size=extra)]
+    noisy = base + rng.normal(scale=0.025, size=base.shape).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    return np.vstack([real, noisy.astype(np.float32)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument("--single", type=int, default=300, help="items timed one at a time")
+    args = parser.parse_args()
+    data = Path(args.data)
+    train = read_labelled(data / "banking77/train.csv", "text", "category")
+    test = read_labelled(data / "banking77/test.csv", "text", "category")
+    rng = np.random.default_rng(0)
+    embedder = get_embedder()
+    embedder.encode(["warm-up"])  # loads the weights
+
+    started = time.perf_counter()
+    train_vectors = embedder.encode(train.texts)
+    embed_train_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    classifier = ThemeClassifier.train(train.texts, train.labels, embeddings=train_vectors,
+                                       embedder=embedder)
+    retrain_s = time.perf_counter() - started
+    print(f"retrain on {len(train.texts):,} labelled items (embeddings stored): {retrain_s:.1f} s"
+          f" (embedding them first: {embed_train_s:.1f} s, "
+          f"{len(train.texts) / embed_train_s:,.0f} texts/s)", flush=True)
+
+    test_vectors = embedder.encode(test.texts[:BATCH])  # warm caches at batch size
+    stored = stored_vectors(np.vstack([train_vectors, embedder.encode(test.texts)]),
+                            args.stored, rng)
+    started = time.perf_counter()
+    index = NeighbourIndex(np.arange(len(stored), dtype=np.int64), stored)
+    build_s = time.perf_counter() - started
+    print(f"index of {len(stored):,} stored vectors built in {build_s:.1f} s", flush=True)
+
+    # Batch: what a bulk import or the background analysis of new feedback does.
+    timings = {"embed": 0.0, "classify": 0.0, "duplicates": 0.0}
+    correct = 0
+    started = time.perf_counter()
+    for start in range(0, len(test.texts), BATCH):
+        texts = test.texts[start:start + BATCH]
+        t0 = time.perf_counter()
+        test_vectors = embedder.encode(texts)
+        t1 = time.perf_counter()
+        predictions = classifier.predict(texts, embeddings=test_vectors)
+        t2 = time.perf_counter()
+        index.search(test_vectors, k=10)
+        t3 = time.perf_counter()
+        timings["embed"] += t1 - t0
+        timings["classify"] += t2 - t1
+        timings["duplicates"] += t3 - t2
+        correct += sum(p.ranked[0][0] == y for p, y in
+                       zip(predictions, test.labels[start:start + BATCH], strict=True))
+    total_s = time.perf_counter() - started
+    items = len(test.texts)
+    per_s = items / total_s
+    print(f"batch end-to-end: {per_s:,.0f} items/s ({items:,} items in {total_s:.2f} s: embed "
+          f"{timings['embed']:.2f} s, classify {timings['classify']:.2f} s, duplicate lookup "
+          f"{timings['duplicates']:.2f} s; accuracy {100 * correct / items:.2f} %)", flush=True)
+
+    # One item at a time: what the intake form does while someone types.
+    latencies = []
+    for text in test.texts[:args.single]:
+        t0 = time.perf_counter()
+        vector = embedder.encode([text])
+        classifier.predict([text], embeddings=vector)
+        index.search(vector, k=10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    latencies.sort()
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    print(f"one item: mean {statistics.mean(latencies):.1f} ms, median "
+          f"{statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms", flush=True)
+    print(json.dumps({
+        "items_per_s": round(per_s, 1), "single_mean_ms": round(statistics.mean(latencies), 2),
+        "single_p95_ms": round(p95, 2), "retrain_s": round(retrain_s, 2),
+        "embed_train_texts_per_s": round(len(train.texts) / embed_train_s, 1),
+        "stored": len(stored), "index_build_s": round(build_s, 2),
+        **{f"{key}_s": round(value, 3) for key, value in timings.items()},
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""Read queries of the triage intelligence; every one goes through the permission policy
+(triage belongs to the "feedback" module)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from moulin.accounts.models import Member
+from moulin.core import policy
+from moulin.core.policy import Action
+from moulin.feedback.models import Feedback, ProductArea
+from moulin.triage.models import (
+    FeedbackAnalysis,
+    FeedbackTheme,
+    JobStatus,
+    ModelVersion,
+    Outcome,
+    Theme,
+    TriageJob,
+    TriageSettings,
+)
+from moulin.triage.services.settings import triage_settings_get
+from moulin.triage.services.taxonomy import theme_resolve
+
+MODULE = "feedback"
+
+
+def theme_list(*, member: Member, include_archived: bool = False, q: str = "",
+               product_area: int | None = None) -> QuerySet[Theme]:
+    """The organisation's themes with how many items each holds (active ones by default)."""
+    qs = policy.scope(Theme.objects.all(), member, MODULE)
+    if not include_archived:
+        qs = qs.filter(archived_at=None)
+    if q:
+        qs = qs.filter(Q(name_en__icontains=q) | Q(name_fr__icontains=q))
+    if product_area:
+        qs = qs.filter(product_area_id=product_area)
+    return (qs.select_related("product_area", "merged_into")
+            .annotate(item_count=Count("feedback_links"))
+            .order_by("product_area__name", "name_en", "id"))
+
+
+def theme_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Theme:
+    """One theme of the member's organisation (404 outside it, 403 without the right)."""
+    theme = get_object_or_404(Theme.objects.select_related("product_area", "merged_into"),
+                              pk=pk, organisation_id=member.organisation_id)
+    policy.check(member, MODULE, action, theme)
+    return theme
+
+
+@dataclass
+class AreaThemes:
+    area: ProductArea | None
+    themes: list[Theme]
+
+
+def taxonomy_tree(*, member: Member, include_archived: bool = False) -> list[AreaThemes]:
+    """Themes grouped by product area (themes without one last)."""
+    groups: dict[int | None, AreaThemes] = {}
+    for area in policy.scope(ProductArea.objects.all(), member, MODULE).order_by("name"):
+        groups[area.pk] = AreaThemes(area, [])
+    groups[None] = AreaThemes(None, [])
+    for theme in theme_list(member=member, include_archived=include_archived):
+        groups.setdefault(theme.product_area_id, AreaThemes(theme.product_area, [])) \
+            .themes.append(theme)
+    return [g for g in groups.values() if g.themes or g.area is not None]
+
+
+def theme_choices(*, member: Member, include_archived: bool = False) -> list[Theme]:
+    """Themes for a picker or a filter, by name."""
+    qs = policy.scope(Theme.objects.all(), member, MODULE)
+    if not include_archived:
+        qs = qs.filter(archived_at=None)
+    return list(qs.select_related("product_area").order_by("name_en", "id"))
+
+
+def themes_by_id(*, organisation_id: int) -> dict[int, Theme]:
+    """Every theme of an organisation (archived and merged ones included), by id."""
+    return {t.pk: t for t in Theme.objects.filter(organisation_id=organisation_id)}
+
+
+@dataclass
+class Suggestion:
+    rank: int
+    theme: Theme
+    confidence: float
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.confidence)
+
+
+@dataclass
+class FeedbackTriage:
+    """What the feedback page and an inbox row show of an item's triage."""
+
+    feedback: Feedback
+    analysis: FeedbackAnalysis | None
+    suggestions: list[Suggestion] = field(default_factory=list)
+    applied: list[tuple[FeedbackTheme, Theme]] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        return self.analysis.outcome if self.analysis else Outcome.PENDING
+
+    @property
+    def outcome_label(self) -> str:
+        return str(Outcome(self.outcome).label)
+
+    @property
+    def waiting(self) -> bool:
+        return self.outcome in (Outcome.SUGGESTED, Outcome.UNKNOWN, Outcome.PENDING) and \
+            not (self.analysis and self.analysis.reviewed_at)
+
+
+def feedback_triage(*, member: Member, feedback: Feedback,
+                    themes: dict[int, Theme] | None = None,
+                    analysis: FeedbackAnalysis | None | bool = False,
+                    links: list[FeedbackTheme] | None = None) -> FeedbackTriage:
+    """An item's suggestions (today's themes, archived ones left out) and applied themes.
+    Pass what was prefetched for a list to avoid a query per item."""
+    policy.check(member, MODULE, Action.VIEW, feedback)
+    if themes is None:
+        themes = themes_by_id(organisation_id=feedback.organisation_id)
+    if analysis is False:
+        analysis = FeedbackAnalysis.objects.filter(feedback=feedback).first()
+    if links is None:
+        links = list(FeedbackTheme.objects.filter(feedback=feedback).order_by("created_at"))
+    applied = [(link, themes[link.theme_id]) for link in links if link.theme_id in themes]
+    applied_ids = {theme.pk for _link, theme in applied}
+    suggestions = []
+    for entry in (analysis.suggestions if analysis and isinstance(analysis.suggestions, list)
+                  else []):
+        if not isinstance(entry, dict):
+            continue
+        theme = theme_resolve(entry.get("theme"), themes) if isinstance(entry.get("theme"),
+                                                                        int) else None
+        if theme is None or theme.archived_at is not None or \
+                any(s.theme.pk == theme.pk for s in suggestions):
+            continue
+        suggestions.append(Suggestion(rank=len(suggestions) + 1, theme=theme,
+                                      confidence=float(entry.get("confidence") or 0)))
+    triage = FeedbackTriage(feedback=feedback, analysis=analysis, suggestions=suggestions,
+                            applied=applied)
+    triage.applied_ids = applied_ids  # type: ignore[attr-defined]
+    return triage
+
+
+def feedback_triage_many(*, member: Member, items: list[Feedback]) -> dict[int, FeedbackTriage]:
+    """The triage of a page of items in three queries."""
+    if not items or not policy.can(member, MODULE, Action.VIEW):
+        return {}
+    themes = themes_by_id(organisation_id=member.organisation_id)
+    ids = [item.pk for item in items]
+    analyses = {a.feedback_id: a for a in FeedbackAnalysis.objects.filter(
+        feedback_id__in=ids, organisation_id=member.organisation_id).defer("vector")}
+    links: dict[int, list[FeedbackTheme]] = {}
+    for link in FeedbackTheme.objects.filter(feedback_id__in=ids,
+                                             organisation_id=member.organisation_id
+                                             ).order_by("created_at"):
+        links.setdefault(link.feedback_id, []).append(link)
+    return {item.pk: feedback_triage(member=member, feedback=item, themes=themes,
+                                     analysis=analyses.get(item.pk),
+                                     links=links.get(item.pk, []))
+            for item in items}
+
+
+def model_version_list(*, member: Member) -> QuerySet[ModelVersion]:
+    """Every trained (or failed, or queued) version, newest first; artefacts not loaded."""
+    return (policy.scope(ModelVersion.objects.all(), member, MODULE)
+            .defer("artefact").select_related("trained_by__user").order_by("-number"))
+
+
+def model_version_get(*, member: Member, pk: int, action: str = Action.VIEW) -> ModelVersion:
+    version = get_object_or_404(ModelVersion.objects.defer("artefact")
+                                .select_related("trained_by__user"),
+                                pk=pk, organisation_id=member.organisation_id)
+    policy.check(member, MODULE, action, version)
+    return version
+
+
+def model_version_in_progress(*, member: Member) -> ModelVersion | None:
+    return model_version_list(member=member).filter(
+        status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).first()
+
+
+def triage_settings(*, member: Member) -> TriageSettings:
+    policy.check(member, MODULE, Action.VIEW)
+    return triage_settings_get(organisation_id=member.organisation_id)
+
+
+def backfill_job_latest(*, member: Member) -> TriageJob | None:
+    return (policy.scope(TriageJob.objects.all(), member, MODULE)
+            .filter(kind=TriageJob.Kind.BACKFILL).order_by("-created_at", "-id").first())
+
+
+@dataclass
+class TriageCounts:
+    analysed: int
+    not_analysed: int
+    to_review: int
+    unknown: int
+    automatic: int
+
+
+def triage_counts(*, member: Member) -> TriageCounts:
+    """How much feedback is analysed, waiting for review, unknown, applied automatically."""
+    analyses = policy.scope(FeedbackAnalysis.objects.all(), member, MODULE)
+    by_outcome = dict(analyses.values_list("outcome").annotate(n=Count("pk")).order_by())
+    total = policy.scope(Feedback.objects.all(), member, MODULE).count()
+    analysed = sum(by_outcome.values())
+    return TriageCounts(analysed=analysed, not_analysed=max(0, total - analysed),
+                        to_review=by_outcome.get(Outcome.SUGGESTED, 0),
+                        unknown=by_outcome.get(Outcome.UNKNOWN, 0),
+                        automatic=by_outcome.get(Outcome.AUTOMATIC, 0))

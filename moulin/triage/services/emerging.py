@@ -1,0 +1,329 @@
+"""Emerging themes: cluster the recent items no theme covers, and turn a cluster into a theme.
+
+A clustering run is a ``TriageJob`` (kind "cluster") done by a background task: it reads the
+stored vectors of recent items whose analysis is unknown, suggested or pending and that have no
+theme, groups them (``engine.clustering.find_clusters``), and stores each group as an
+``EmergingCluster`` with its keywords, size, weekly trend, representative verbatims and the
+customers (and ARR) behind it. The open clusters of the previous run are replaced; converted
+and dismissed ones stay, and a new group that mostly repeats a dismissed one is not proposed
+again. Runs are started from the page (a button), by ``manage.py find_emerging_themes``
+(cron), or by the API; a failed run keeps its message and can be started again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncWeek
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from moulin.accounts.audit import CLI, Origin, audit_record
+from moulin.accounts.models import Member
+from moulin.core import parsing
+from moulin.core.errors import Conflict, DomainError
+from moulin.customers.models import Customer
+from moulin.feedback.models import Feedback, Status
+from moulin.triage import vector_store
+from moulin.triage.models import (
+    EmergingCluster,
+    FeedbackAnalysis,
+    FeedbackTheme,
+    JobStatus,
+    Outcome,
+    Theme,
+    TriageJob,
+)
+from moulin.triage.models import Origin as LinkOrigin
+
+logger = logging.getLogger(__name__)
+
+# Items considered: received in the last WEEKS weeks, at most MAX_ITEMS of the most recent.
+WEEKS = 12
+MAX_ITEMS = 5000
+MIN_CLUSTER_SIZE = 5
+REPRESENTATIVES = 5
+# A new group sharing this share of its items with a dismissed cluster is not proposed again.
+DISMISSED_OVERLAP = 0.5
+OPEN_OUTCOMES = (Outcome.UNKNOWN, Outcome.SUGGESTED, Outcome.PENDING)
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+# --- Starting a run ------------------------------------------------------------------------------
+
+def _enqueue(job: TriageJob) -> None:
+    # Imported here: the task module imports this one.
+    from moulin.triage.tasks_discovery import emerging_themes_find
+
+    job_id = job.pk
+    transaction.on_commit(lambda: emerging_themes_find.enqueue(job_id))
+
+
+def cluster_job_request(*, organisation_id: int, actor: Member | None,
+                        origin: Origin = CLI, weeks: int = WEEKS) -> TriageJob:
+    """Queue a clustering run (or return the one already queued or running)."""
+    running = TriageJob.objects.filter(organisation_id=organisation_id,
+                                       kind=TriageJob.Kind.CLUSTER, status__in=ACTIVE).first()
+    if running is not None:
+        return running
+    weeks = max(1, min(int(weeks), 104))
+    job = TriageJob.objects.create(organisation_id=organisation_id, kind=TriageJob.Kind.CLUSTER,
+                                   requested_by=actor, parameters={"weeks": weeks})
+    if actor is not None:
+        audit_record(organisation=actor.organisation, actor=actor,
+                     action="triage.clustering_requested", origin=origin, target=job,
+                     target_label=str(job.get_kind_display()), changes={"weeks": weeks})
+    _enqueue(job)
+    return job
+
+
+def cluster_job_claim(*, job_id: int) -> TriageJob | None:
+    """Take a queued run (a conditional UPDATE: a duplicated task finds it taken)."""
+    taken = TriageJob.objects.filter(pk=job_id, kind=TriageJob.Kind.CLUSTER,
+                                     status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), message="")
+    return TriageJob.objects.get(pk=job_id) if taken else None
+
+
+# --- The run (background task) -----------------------------------------------------------------
+
+@dataclass
+class _Candidates:
+    ids: list[int]
+    texts: list[str]
+    vectors: np.ndarray
+
+
+def _candidates(organisation_id: int, weeks: int) -> _Candidates:
+    """Recent items without a theme whose analysis left them unknown, suggested or pending."""
+    since = timezone.now() - timedelta(weeks=weeks)
+    embedder = vector_store.embedder_name(organisation_id)
+    rows = (FeedbackAnalysis.objects
+            .filter(organisation_id=organisation_id, embedder=embedder,
+                    outcome__in=OPEN_OUTCOMES, feedback__received_at__gte=since,
+                    feedback__merged_into__isnull=True, feedback__theme_links__isnull=True)
+            .exclude(feedback__status__in=[Status.ARCHIVED, Status.MERGED])
+            .order_by("-feedback__received_at", "-feedback_id")
+            .values_list("feedback_id", "feedback__title", "feedback__text", "vector")
+            [:MAX_ITEMS])
+    ids, texts, vectors = [], [], []
+    dim = None
+    for feedback_id, title, text, raw in rows:
+        vector = vector_store.vector_from_bytes(raw)
+        if vector is None or (dim is not None and vector.size != dim):
+            continue
+        dim = vector.size
+        ids.append(feedback_id)
+        texts.append(f"{title}. {text}"[:vector_store.MAX_EMBEDDED_CHARACTERS] if title
+                     else text[:vector_store.MAX_EMBEDDED_CHARACTERS])
+        vectors.append(vector)
+    matrix = np.vstack(vectors) if vectors else np.empty((0, 0), dtype=np.float32)
+    return _Candidates(ids=ids, texts=texts, vectors=matrix)
+
+
+def _progress(job: TriageJob):
+    def report(done: int, total: int) -> None:
+        TriageJob.objects.filter(pk=job.pk).update(progress_done=int(done),
+                                                   progress_total=int(total))
+    return report
+
+
+def _weekly_counts(item_ids: list[int], weeks: int) -> list[dict]:
+    """Items per ISO week over the run's window, zeros included (oldest first)."""
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    starts = [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    counts = {
+        row["week"].date() if hasattr(row["week"], "date") else row["week"]: row["n"]
+        for row in (Feedback.objects.filter(pk__in=item_ids)
+                    .annotate(week=TruncWeek("received_at")).values("week")
+                    .annotate(n=Count("id")).order_by())
+    }
+    out = []
+    for start in starts:
+        year, week, _day = start.isocalendar()
+        out.append({"week": f"{year}-W{week:02d}", "start": start.isoformat(),
+                    "count": counts.get(start, 0)})
+    return out
+
+
+def _customers(organisation_id: int, item_ids: list[int]) -> tuple[int, Decimal]:
+    """Distinct customers behind the items (their merged duplicates included), ARR once each."""
+    items = Feedback.objects.filter(Q(pk__in=item_ids) | Q(merged_into_id__in=item_ids),
+                                    organisation_id=organisation_id)
+    found = Customer.objects.filter(organisation_id=organisation_id,
+                                    pk__in=items.exclude(customer_id=None).values("customer_id"))
+    totals = found.aggregate(n=Count("pk"), arr=Sum("arr"))
+    return totals["n"], totals["arr"] or Decimal(0)
+
+
+def _dismissed_item_sets(organisation_id: int) -> list[set[int]]:
+    dismissed = EmergingCluster.objects.filter(organisation_id=organisation_id,
+                                               state=EmergingCluster.State.DISMISSED)
+    sets: dict[int, set[int]] = {}
+    for cluster_id, feedback_id in (EmergingCluster.items.through.objects
+                                    .filter(emergingcluster__in=dismissed)
+                                    .values_list("emergingcluster_id", "feedback_id")):
+        sets.setdefault(cluster_id, set()).add(feedback_id)
+    return list(sets.values())
+
+
+def cluster_job_run(*, job: TriageJob) -> TriageJob:
+    """Cluster the candidates and store the groups; a failure is recorded on the job."""
+    from moulin.triage.engine.clustering import find_clusters  # scikit-learn: loaded on use
+
+    try:
+        weeks = int((job.parameters or {}).get("weeks", WEEKS))
+        candidates = _candidates(job.organisation_id, weeks)
+        TriageJob.objects.filter(pk=job.pk).update(progress_total=max(len(candidates.ids), 1))
+        clusters = []
+        if len(candidates.ids) >= MIN_CLUSTER_SIZE:
+            clusters = find_clusters(candidates.texts, candidates.vectors,
+                                     min_size=MIN_CLUSTER_SIZE, random_state=0,
+                                     progress=_progress(job))
+        created = _store_clusters(job, candidates, clusters, weeks)
+    except Exception as exc:  # any failure must reach the page, never leave "running"
+        logger.exception("Clustering job %s failed", job.pk)
+        TriageJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, finished_at=timezone.now(),
+            message=(_("The clustering failed: %s") % exc)[:500])
+    else:
+        TriageJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.DONE, finished_at=timezone.now(),
+            progress_done=max(len(candidates.ids), 1),
+            progress_total=max(len(candidates.ids), 1),
+            message=_("%(clusters)d emerging themes found among %(items)d items.")
+            % {"clusters": created, "items": len(candidates.ids)})
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def _store_clusters(job: TriageJob, candidates: _Candidates, clusters: list, weeks: int) -> int:
+    organisation_id = job.organisation_id
+    EmergingCluster.objects.filter(organisation_id=organisation_id,
+                                   state=EmergingCluster.State.OPEN).exclude(job=job).delete()
+    dismissed = _dismissed_item_sets(organisation_id)
+    created = 0
+    for found in clusters:
+        item_ids = [candidates.ids[i] for i in found.indices]
+        members = set(item_ids)
+        if any(len(members & old) >= DISMISSED_OVERLAP * len(members) for old in dismissed):
+            continue
+        representatives = [candidates.ids[i] for i in list(found.representatives)
+                           [:REPRESENTATIVES]]
+        customer_count, arr = _customers(organisation_id, item_ids)
+        cluster = EmergingCluster.objects.create(
+            organisation_id=organisation_id, job=job,
+            label=(found.label or ", ".join(found.keywords[:3]) or _("Unnamed group"))[:200],
+            keywords=list(found.keywords)[:10], size=len(item_ids),
+            cohesion=float(found.cohesion), weekly_counts=_weekly_counts(item_ids, weeks),
+            representative_ids=representatives, customer_count=customer_count,
+            arr_total=arr)
+        cluster.items.set(item_ids)
+        created += 1
+    return created
+
+
+# --- Acting on a cluster -----------------------------------------------------------------------
+
+def _open(cluster: EmergingCluster) -> EmergingCluster:
+    locked = EmergingCluster.objects.select_for_update().get(pk=cluster.pk)
+    if locked.state != EmergingCluster.State.OPEN:
+        raise Conflict(_("This emerging theme was already %(state)s.")
+                       % {"state": locked.get_state_display().lower()})
+    return locked
+
+
+def cluster_representatives(*, cluster: EmergingCluster) -> list[Feedback]:
+    """The verbatims closest to the cluster's centre, in that order."""
+    ids = [pk for pk in cluster.representative_ids if isinstance(pk, int)]
+    found = {f.pk: f for f in Feedback.objects.filter(organisation_id=cluster.organisation_id,
+                                                      pk__in=ids)
+             .select_related("customer")}
+    return [found[pk] for pk in ids if pk in found]
+
+
+@transaction.atomic
+def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
+                    name_fr: str = "", description: str = "",
+                    product_area_id: int | None = None, origin: Origin = CLI) -> Theme:
+    """Turn a cluster into a theme: its verbatims become the examples, its items get it."""
+    from moulin.triage.services.taxonomy import ThemeInput, theme_create
+
+    if cluster.organisation_id != actor.organisation_id:
+        raise DomainError(_("This emerging theme is not in your organisation."))
+    cluster = _open(cluster)
+    examples = []
+    for item in cluster_representatives(cluster=cluster):
+        text = parsing.clean_text(item.text)
+        if text:
+            examples.append(text[:297] + "…" if len(text) > 300 else text)
+    theme = theme_create(actor=actor, origin=origin, data=ThemeInput(
+        name_en=name_en, name_fr=name_fr, description=description, examples=examples,
+        product_area_id=product_area_id))
+    item_ids = list(cluster.items.filter(organisation_id=actor.organisation_id)
+                    .values_list("pk", flat=True))
+    FeedbackTheme.objects.bulk_create(
+        [FeedbackTheme(organisation_id=actor.organisation_id, feedback_id=pk, theme=theme,
+                       origin=LinkOrigin.CLUSTER, applied_by=actor) for pk in item_ids],
+        ignore_conflicts=True)
+    # A person decided for these items: the suggestions queue no longer offers them.
+    FeedbackAnalysis.objects.filter(feedback_id__in=item_ids, outcome__in=OPEN_OUTCOMES).update(
+        outcome=Outcome.REVIEWED, reviewed_at=timezone.now(), reviewed_by=actor)
+    cluster.state = EmergingCluster.State.CONVERTED
+    cluster.theme = theme
+    cluster.save(update_fields=["state", "theme", "updated_at"])
+    audit_record(organisation=actor.organisation, actor=actor,
+                 action="triage.cluster_converted", origin=origin, target=cluster,
+                 target_label=cluster.label,
+                 changes={"theme": theme.pk, "items": len(item_ids)})
+    return theme
+
+
+@transaction.atomic
+def cluster_dismiss(*, actor: Member, cluster: EmergingCluster,
+                    origin: Origin = CLI) -> EmergingCluster:
+    """Not a theme: hide the cluster (a later run will not propose the same group again)."""
+    if cluster.organisation_id != actor.organisation_id:
+        raise DomainError(_("This emerging theme is not in your organisation."))
+    cluster = _open(cluster)
+    cluster.state = EmergingCluster.State.DISMISSED
+    cluster.save(update_fields=["state", "updated_at"])
+    audit_record(organisation=actor.organisation, actor=actor,
+                 action="triage.cluster_dismissed", origin=origin, target=cluster,
+                 target_label=cluster.label, changes={"size": cluster.size})
+    return cluster
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+def cluster_list(*, member: Member, state: str = EmergingCluster.State.OPEN):
+    """The organisation's clusters in a state, biggest first."""
+    return (EmergingCluster.objects.filter(organisation_id=member.organisation_id, state=state)
+            .select_related("theme").order_by("-size", "id"))
+
+
+def cluster_get(*, member: Member, pk: int) -> EmergingCluster:
+    """One cluster of the member's organisation (404 otherwise)."""
+    return get_object_or_404(EmergingCluster, pk=pk, organisation_id=member.organisation_id)
+
+
+def cluster_job_latest(*, member: Member) -> TriageJob | None:
+    """The organisation's most recent clustering run."""
+    return (TriageJob.objects.filter(organisation_id=member.organisation_id,
+                                     kind=TriageJob.Kind.CLUSTER)
+            .order_by("-created_at", "-id").first())
+
+
+def cluster_job_get(*, member: Member, pk: int) -> TriageJob:
+    """One clustering run of the member's organisation (404 otherwise)."""
+    return get_object_or_404(TriageJob, pk=pk, organisation_id=member.organisation_id,
+                             kind=TriageJob.Kind.CLUSTER)

@@ -1,0 +1,141 @@
+"""What people decide about an item's themes: accept a suggestion, correct it with another
+theme, remove a theme, say "unknown — possible new theme", or dismiss the suggestions.
+
+Every decision is a label the next model learns from (counted towards ``retrain_after``),
+marks the item as reviewed (a re-analysis never overrides it), and is written to the item's
+history. The model's automatic guess is replaced by the person's choice.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from moulin.accounts.models import Member
+from moulin.core.errors import DomainError
+from moulin.feedback.models import Feedback, FeedbackEvent
+from moulin.triage.models import FeedbackAnalysis, FeedbackTheme, Origin, Outcome, Theme
+from moulin.triage.services.analysis import feedback_analyse
+from moulin.triage.services.taxonomy import theme_resolve
+from moulin.triage.services.training import labels_counted
+
+
+def _check(actor: Member, feedback: Feedback) -> None:
+    if feedback.organisation_id != actor.organisation_id:
+        raise DomainError(_("This feedback is not in your organisation."))
+
+
+def _theme_names(feedback: Feedback) -> list[str]:
+    return sorted(FeedbackTheme.objects.filter(feedback=feedback)
+                  .values_list("theme__name_en", flat=True))
+
+
+def _analysis(feedback: Feedback) -> FeedbackAnalysis | None:
+    analysis = FeedbackAnalysis.objects.filter(feedback=feedback).first()
+    if analysis is None:  # not analysed yet (queued): do it now, it takes milliseconds
+        feedback_analyse(organisation_id=feedback.organisation_id, ids=[feedback.pk])
+        analysis = FeedbackAnalysis.objects.filter(feedback=feedback).first()
+    return analysis
+
+
+def _reviewed(actor: Member, feedback: Feedback, outcome: str) -> None:
+    analysis = _analysis(feedback)
+    if analysis is not None:
+        FeedbackAnalysis.objects.filter(pk=analysis.pk).update(
+            outcome=outcome, reviewed_at=timezone.now(), reviewed_by=actor)
+
+
+def _history(actor: Member, feedback: Feedback, before: list[str], after: list[str],
+             kind: str = "themes") -> None:
+    if before != after:
+        FeedbackEvent.objects.create(feedback=feedback, actor=actor, kind=kind,
+                                     changes={"themes": [before, after]})
+
+
+def feedback_theme_apply(*, actor: Member, feedback: Feedback, theme: Theme,
+                         origin: str = Origin.MANUAL, confidence: float | None = None
+                         ) -> FeedbackTheme:
+    """Put ``feedback`` under ``theme`` (a person's choice); the model's guess goes away."""
+    _check(actor, feedback)
+    if theme.organisation_id != actor.organisation_id:
+        raise DomainError(_("Choose a theme of your organisation."), field="theme")
+    themes = {t.pk: t for t in Theme.objects.filter(organisation_id=actor.organisation_id)}
+    target = theme_resolve(theme.pk, themes) or theme
+    if target.archived_at is not None:
+        raise DomainError(_("“%s” is archived: restore it or choose another theme.")
+                          % target.name, field="theme")
+    with transaction.atomic():
+        before = _theme_names(feedback)
+        FeedbackTheme.objects.filter(feedback=feedback, origin=Origin.AUTOMATIC).exclude(
+            theme=target).delete()
+        link, created = FeedbackTheme.objects.get_or_create(
+            feedback=feedback, theme=target,
+            defaults={"organisation_id": actor.organisation_id, "origin": origin,
+                      "confidence": confidence, "applied_by": actor})
+        if not created and (link.origin == Origin.AUTOMATIC or link.applied_by_id is None):
+            link.origin, link.applied_by = origin, actor
+            link.save(update_fields=["origin", "applied_by"])
+        _reviewed(actor, feedback, Outcome.REVIEWED)
+        _history(actor, feedback, before, _theme_names(feedback))
+        labels_counted(organisation=actor.organisation_id, actor=actor)
+    return link
+
+
+def suggestion_accept(*, actor: Member, feedback: Feedback, rank: int = 1) -> FeedbackTheme:
+    """Accept the ``rank``-th suggestion (1 = the top one): one keystroke in the inbox."""
+    _check(actor, feedback)
+    analysis = _analysis(feedback)
+    suggestions = analysis.suggestions if analysis is not None else []
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        raise DomainError(_("Choose suggestion 1, 2 or 3."), field="rank")
+    if rank > len(suggestions or []):
+        if not suggestions:
+            raise DomainError(_("There is no suggestion for this item: choose a theme."),
+                              field="rank")
+        raise DomainError(_("There are only %d suggestions for this item.") % len(suggestions),
+                          field="rank")
+    chosen = suggestions[rank - 1]
+    theme = Theme.objects.filter(organisation_id=actor.organisation_id,
+                                 pk=chosen.get("theme")).first()
+    if theme is None:
+        raise DomainError(_("This suggestion's theme no longer exists: choose a theme."),
+                          field="rank")
+    return feedback_theme_apply(actor=actor, feedback=feedback, theme=theme,
+                                origin=Origin.ACCEPTED, confidence=chosen.get("confidence"))
+
+
+def feedback_theme_remove(*, actor: Member, feedback: Feedback, theme: Theme) -> bool:
+    """Take a theme off an item (a no-op when it was not there); True when one was removed."""
+    _check(actor, feedback)
+    with transaction.atomic():
+        before = _theme_names(feedback)
+        removed, _detail = FeedbackTheme.objects.filter(feedback=feedback, theme=theme).delete()
+        if removed:
+            left = FeedbackTheme.objects.filter(feedback=feedback).exists()
+            _reviewed(actor, feedback, Outcome.REVIEWED if left else Outcome.SUGGESTED)
+            if not left:  # nothing decided any more: the item goes back to review
+                FeedbackAnalysis.objects.filter(feedback=feedback).update(reviewed_at=None,
+                                                                          reviewed_by=None)
+            _history(actor, feedback, before, _theme_names(feedback))
+    return bool(removed)
+
+
+def feedback_mark_unknown(*, actor: Member, feedback: Feedback) -> None:
+    """No theme fits: "unknown — possible new theme" (emerging themes start from these)."""
+    _check(actor, feedback)
+    with transaction.atomic():
+        before = _theme_names(feedback)
+        FeedbackTheme.objects.filter(feedback=feedback, origin=Origin.AUTOMATIC).delete()
+        _reviewed(actor, feedback, Outcome.UNKNOWN)
+        _history(actor, feedback, before, [*_theme_names(feedback), str(_("unknown"))])
+
+
+def suggestion_dismiss(*, actor: Member, feedback: Feedback) -> None:
+    """The suggestions are wrong and no theme is needed: reviewed, without a theme."""
+    _check(actor, feedback)
+    with transaction.atomic():
+        before = _theme_names(feedback)
+        FeedbackTheme.objects.filter(feedback=feedback, origin=Origin.AUTOMATIC).delete()
+        _reviewed(actor, feedback, Outcome.REVIEWED)
+        _history(actor, feedback, before, _theme_names(feedback))

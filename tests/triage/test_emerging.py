@@ -1,0 +1,290 @@
+"""Emerging themes: recent uncategorised feedback grouped by a background run, shown with its
+keywords, size, trend, verbatims and customers; one click turns a group into a theme."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from moulin.accounts.models import AuditEntry
+from moulin.triage.models import (
+    EmergingCluster,
+    FeedbackAnalysis,
+    FeedbackTheme,
+    JobStatus,
+    Origin,
+    Outcome,
+    Theme,
+    TriageJob,
+)
+from moulin.triage.services import emerging
+from moulin.triage.tasks_discovery import emerging_themes_find
+from tests.triage.discovery_data import (
+    DARK_MODE,
+    NOISE,
+    STRIPE_PAYOUTS,
+    analyse,
+    forget_indexes,
+    make_customer,
+    make_feedback,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_index():
+    forget_indexes()
+    yield
+    forget_indexes()
+
+
+@pytest.fixture
+def uncategorised(organisation, cs_contributor):
+    """Eight customers asking for a dark mode, six about Stripe payouts, and noise."""
+    customers = [make_customer(organisation, f"Customer {n}", arr=str(10000 * (n + 1)),
+                               segment="SMB" if n % 2 else "Enterprise") for n in range(8)]
+    dark = [make_feedback(organisation, cs_contributor, text, customer=customers[n],
+                          days_ago=2 + 5 * n) for n, text in enumerate(DARK_MODE)]
+    stripe = [make_feedback(organisation, cs_contributor, text, customer=customers[n % 3],
+                            days_ago=1 + 3 * n) for n, text in enumerate(STRIPE_PAYOUTS)]
+    noise = [make_feedback(organisation, cs_contributor, text, days_ago=4) for text in NOISE]
+    analyse(*dark, *stripe, *noise)
+    return {"dark": dark, "stripe": stripe, "noise": noise, "customers": customers}
+
+
+def run(client, capture) -> TriageJob:
+    with capture(execute=True):
+        response = client.post(reverse("triage:emerging_run"))
+    assert response.status_code == 302
+    return TriageJob.objects.filter(kind=TriageJob.Kind.CLUSTER).latest("id")
+
+
+def cluster_of(items) -> EmergingCluster:
+    """The open cluster holding most of these items."""
+    ids = {i.pk for i in items}
+    best, overlap = None, 0
+    for cluster in EmergingCluster.objects.filter(state=EmergingCluster.State.OPEN):
+        shared = len(ids & set(cluster.items.values_list("pk", flat=True)))
+        if shared > overlap:
+            best, overlap = cluster, shared
+    assert best is not None, "no cluster holds these items"
+    return best
+
+
+def test_a_cluster_is_formed_from_unknown_items(client_for, product_ops, uncategorised,
+                                                django_capture_on_commit_callbacks):
+    client = client_for(product_ops)
+    job = run(client, django_capture_on_commit_callbacks)
+    assert job.status == JobStatus.DONE, job.message
+    dark = cluster_of(uncategorised["dark"])
+    members = set(dark.items.values_list("pk", flat=True))
+    assert len(members & {i.pk for i in uncategorised["dark"]}) >= 5
+    assert not members & {i.pk for i in uncategorised["stripe"]}
+    assert dark.size == len(members)
+    assert dark.keywords and dark.label
+    assert sum(w["count"] for w in dark.weekly_counts) == dark.size
+    assert set(dark.representative_ids) <= members
+    # Customers and ARR behind it, each customer once.
+    customers = {i.customer for i in uncategorised["dark"] if i.pk in members}
+    assert dark.customer_count == len(customers)
+    assert dark.arr_total == sum((c.arr for c in customers), Decimal(0))
+
+    page = client.get(reverse("triage:emerging"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert dark.label in body
+    assert f'id="cluster-{dark.pk}"' in body
+    assert "Create the theme" in body
+
+
+def test_items_with_a_theme_are_not_clustered(organisation, client_for, product_ops,
+                                              uncategorised,
+                                              django_capture_on_commit_callbacks):
+    theme = Theme.objects.create(organisation=organisation, name_en="Stripe payouts",
+                                 name_fr="Virements Stripe")
+    for item in uncategorised["stripe"]:
+        FeedbackTheme.objects.create(organisation=organisation, feedback=item, theme=theme)
+    run(client_for(product_ops), django_capture_on_commit_callbacks)
+    stripe_ids = {i.pk for i in uncategorised["stripe"]}
+    clustered = set(EmergingCluster.items.through.objects.values_list("feedback_id", flat=True))
+    assert not clustered & stripe_ids
+
+
+def test_one_click_turns_a_cluster_into_a_theme(client_for, product_ops, uncategorised,
+                                                django_capture_on_commit_callbacks):
+    client = client_for(product_ops)
+    run(client, django_capture_on_commit_callbacks)
+    cluster = cluster_of(uncategorised["dark"])
+    item_ids = set(cluster.items.values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("triage:emerging_convert", args=[cluster.pk]),
+                               {"name_en": "Dark mode"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "Theme “Dark mode” created" in response.content.decode()
+
+    theme = Theme.objects.get(name_en="Dark mode")
+    links = FeedbackTheme.objects.filter(theme=theme)
+    assert set(links.values_list("feedback_id", flat=True)) == item_ids
+    assert set(links.values_list("origin", flat=True)) == {Origin.CLUSTER}
+    texts = {i.text for i in uncategorised["dark"]}
+    assert theme.examples and set(theme.examples) <= texts  # representative verbatims
+    cluster.refresh_from_db()
+    assert cluster.state == EmergingCluster.State.CONVERTED
+    assert cluster.theme_id == theme.pk
+    assert set(FeedbackAnalysis.objects.filter(feedback_id__in=item_ids)
+               .values_list("outcome", flat=True)) == {Outcome.REVIEWED}
+    assert AuditEntry.objects.filter(action="triage.cluster_converted").exists()
+    assert AuditEntry.objects.filter(action="theme.created").exists()
+
+    again = client.post(reverse("triage:emerging_convert", args=[cluster.pk]),
+                        {"name_en": "Dark mode again"})
+    assert again.status_code == 302  # already converted: a message, nothing created
+    assert not Theme.objects.filter(name_en="Dark mode again").exists()
+    # The converted items are not proposed again.
+    run(client, django_capture_on_commit_callbacks)
+    clustered = set(EmergingCluster.objects.filter(state=EmergingCluster.State.OPEN)
+                    .values_list("items", flat=True))
+    assert not clustered & item_ids
+
+
+def test_converting_needs_a_name_that_is_free(organisation, client_for, product_ops,
+                                              uncategorised, django_capture_on_commit_callbacks):
+    client = client_for(product_ops)
+    run(client, django_capture_on_commit_callbacks)
+    cluster = cluster_of(uncategorised["dark"])
+    url = reverse("triage:emerging_convert", args=[cluster.pk])
+    hx = {"HX-Request": "true"}
+    empty = client.post(url, {"name_en": "   "}, headers=hx)
+    assert empty.status_code == 422
+    assert "Give the theme a name" in empty.content.decode()
+    Theme.objects.create(organisation=organisation, name_en="Night mode", name_fr="Mode nuit")
+    taken = client.post(url, {"name_en": "night MODE"}, headers=hx)
+    assert taken.status_code == 422
+    assert "already exists" in taken.content.decode()
+    too_long = client.post(url, {"name_en": "x" * 500}, headers=hx)
+    assert too_long.status_code == 422
+    cluster.refresh_from_db()
+    assert cluster.state == EmergingCluster.State.OPEN
+
+
+def test_a_dismissed_cluster_is_not_proposed_again(client_for, product_ops, uncategorised,
+                                                   django_capture_on_commit_callbacks):
+    client = client_for(product_ops)
+    run(client, django_capture_on_commit_callbacks)
+    cluster = cluster_of(uncategorised["dark"])
+    response = client.post(reverse("triage:emerging_dismiss", args=[cluster.pk]))
+    assert response.status_code == 302
+    cluster.refresh_from_db()
+    assert cluster.state == EmergingCluster.State.DISMISSED
+    assert AuditEntry.objects.filter(action="triage.cluster_dismissed").exists()
+    run(client, django_capture_on_commit_callbacks)
+    dark_ids = {i.pk for i in uncategorised["dark"]}
+    for other in EmergingCluster.objects.filter(state=EmergingCluster.State.OPEN):
+        assert len(set(other.items.values_list("pk", flat=True)) & dark_ids) < 3
+
+
+def test_a_failed_run_is_visible_and_can_be_run_again(organisation, client_for, product_ops,
+                                                      uncategorised,
+                                                      django_capture_on_commit_callbacks):
+    broken = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER,
+                                      parameters={"weeks": "twelve"})
+    emerging_themes_find.enqueue(broken.pk)
+    broken.refresh_from_db()
+    assert broken.status == JobStatus.FAILED
+    assert "clustering failed" in broken.message
+
+    client = client_for(product_ops)
+    body = client.get(reverse("triage:emerging")).content.decode()
+    assert "The last search failed" in body
+    assert "Run it again" in body
+    job = run(client, django_capture_on_commit_callbacks)
+    assert job.pk != broken.pk
+    assert job.status == JobStatus.DONE
+    assert EmergingCluster.objects.filter(job=job).exists()
+
+
+def test_a_run_claimed_twice_runs_once(organisation, uncategorised):
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER)
+    assert emerging.cluster_job_claim(job_id=job.pk) is not None
+    assert emerging.cluster_job_claim(job_id=job.pk) is None
+
+
+def test_progress_is_polled_until_the_run_ends(organisation, client_for, pm):
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER,
+                                   status=JobStatus.RUNNING, progress_done=3, progress_total=12)
+    client = client_for(pm)
+    url = reverse("triage:emerging_progress", args=[job.pk]) + "?poll=1"
+    running = client.get(url, headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 1s"' in running.content.decode()
+    assert "3 of 12" in running.content.decode()
+    job.status = JobStatus.DONE
+    job.save()
+    done = client.get(url, headers={"HX-Request": "true"})
+    assert "every 1s" not in done.content.decode()
+    assert done["HX-Refresh"] == "true"
+
+
+def test_permissions(client_for, cs_contributor, outsider, organisation, uncategorised):
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER)
+    cluster = EmergingCluster.objects.create(organisation=organisation, job=job,
+                                             label="dark, mode", size=1)
+    contributor = client_for(cs_contributor)
+    page = contributor.get(reverse("triage:emerging"))
+    assert page.status_code == 200
+    assert "Create the theme" not in page.content.decode()
+    assert contributor.post(reverse("triage:emerging_run")).status_code == 403
+    assert contributor.post(reverse("triage:emerging_convert", args=[cluster.pk]),
+                            {"name_en": "Dark"}).status_code == 403
+    stranger = client_for(outsider)
+    assert stranger.post(reverse("triage:emerging_convert", args=[cluster.pk]),
+                         {"name_en": "Dark"}).status_code == 404
+    assert stranger.post(reverse("triage:emerging_dismiss", args=[cluster.pk])).status_code \
+        == 404
+    assert stranger.get(reverse("triage:emerging_progress", args=[job.pk])).status_code == 404
+    assert "dark, mode" not in stranger.get(reverse("triage:emerging")).content.decode()
+
+
+def test_api_lists_runs_converts_and_dismisses(api_client, product_ops, uncategorised,
+                                               django_capture_on_commit_callbacks):
+    api = api_client(product_ops)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post("/api/v1/triage/emerging/run", {"weeks": 12})
+    assert started.status_code == 202
+    job = api.get(f"/api/v1/triage/jobs/{started.json()['id']}").json()
+    assert job["status"] == "done"
+    listed = api.get("/api/v1/triage/emerging").json()["items"]
+    assert listed and listed[0]["size"] >= 5
+    dark = cluster_of(uncategorised["dark"])
+    converted = api.post(f"/api/v1/triage/emerging/{dark.pk}/convert",
+                         {"name_en": "Dark mode", "name_fr": "Mode sombre"})
+    assert converted.status_code == 201, converted.content
+    assert converted.json()["items"] == dark.size
+    assert api.post(f"/api/v1/triage/emerging/{dark.pk}/dismiss").status_code == 409
+    assert api.get("/api/v1/triage/emerging", state="nonsense").status_code == 422
+    assert api.post("/api/v1/triage/emerging/run", {"weeks": 0}).status_code == 422
+
+
+def test_scheduled_command_queues_a_run(organisation, uncategorised,
+                                        django_capture_on_commit_callbacks):
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("find_emerging_themes", "--organisation", organisation.slug, stdout=out)
+    job = TriageJob.objects.get(kind=TriageJob.Kind.CLUSTER, organisation=organisation)
+    assert job.status == JobStatus.DONE
+    assert f"clustering job {job.pk}" in out.getvalue()
+
+
+@pytest.mark.parametrize("text", ["", "🔥🔥🔥", "a" * 1_000_000])
+def test_odd_items_do_not_break_a_run(organisation, cs_contributor, uncategorised, text):
+    odd = make_feedback(organisation, cs_contributor, text or "…") if text else None
+    if odd is not None:
+        analyse(odd)
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER)
+    emerging_themes_find.enqueue(job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE, job.message

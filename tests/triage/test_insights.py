@@ -1,0 +1,146 @@
+"""Insights: theme volume per week, rising themes, customers and ARR behind each theme (each
+customer once), segments and sentiment, on a small hand-counted fixture."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from moulin.feedback.models import ProductArea
+from moulin.triage import selectors_insights
+from moulin.triage.models import FeedbackAnalysis, FeedbackTheme, Sentiment, Theme
+from moulin.triage.selectors_insights import InsightFilters
+from moulin.triage.services import duplicates
+from tests.triage.discovery_data import make_customer, make_feedback
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fixture(organisation, cs_contributor, product_ops):
+    reporting = ProductArea.objects.create(organisation=organisation, name="Reporting")
+    security = ProductArea.objects.create(organisation=organisation, name="Security")
+    exports = Theme.objects.create(organisation=organisation, name_en="Slow exports",
+                                   name_fr="Exports lents", product_area=reporting)
+    sso = Theme.objects.create(organisation=organisation, name_en="Single sign-on",
+                               name_fr="Authentification unique", product_area=security)
+    retired = Theme.objects.create(organisation=organisation, name_en="Old theme",
+                                   name_fr="Ancien thème")
+    initech = make_customer(organisation, "Initech", arr="120000", segment="Enterprise")
+    globex = make_customer(organisation, "Globex", arr="30000", segment="SMB")
+    hooli = make_customer(organisation, "Hooli", arr="50000", segment="SMB")
+
+    def said(text, customer, days_ago, theme, sentiment=Sentiment.NEUTRAL):
+        item = make_feedback(organisation, cs_contributor, text, customer=customer,
+                             days_ago=days_ago)
+        if theme is not None:
+            FeedbackTheme.objects.create(organisation=organisation, feedback=item, theme=theme)
+        FeedbackAnalysis.objects.update_or_create(
+            feedback=item, defaults={"organisation": organisation, "embedder": "test",
+                                     "vector": b"", "text_key": str(item.pk),
+                                     "sentiment": sentiment})
+        return item
+
+    kept = said("Exports take minutes on our big workspace.", initech, 1, exports,
+                Sentiment.NEGATIVE)
+    said("The monthly export never finishes.", initech, 10, exports, Sentiment.NEGATIVE)
+    said("CSV exports are slow since the update.", globex, 20, exports)
+    said("Exports were slow again last quarter.", globex, 60, exports, Sentiment.POSITIVE)
+    said("Exports were slow a long time ago.", hooli, 200, exports)  # outside 12 weeks
+    # Hooli said it too: merged into Initech's item, it counts for its themes (not its own).
+    duplicate = said("Export takes ages on large workspaces.", hooli, 5, sso)
+    duplicates.feedback_merge(actor=product_ops, duplicate=duplicate, kept=kept)
+    said("We need Okta single sign-on.", initech, 40, sso)
+    said("SSO with Azure AD, please.", hooli, 50, sso, Sentiment.NEGATIVE)
+    said("A retired theme's item.", globex, 3, retired)
+    retired.archived_at = retired.created_at
+    retired.save()
+    said("Nothing to do with any theme.", globex, 2, None)
+    return {"exports": exports, "sso": sso, "reporting": reporting, "security": security}
+
+
+def by_name(data) -> dict:
+    return {t.name: t for t in data.themes}
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+def test_counts_customers_and_arr_per_theme(product_ops, fixture, django_assert_max_num_queries):
+    with django_assert_max_num_queries(10):
+        data = selectors_insights.insights(member=product_ops, filters=InsightFilters())
+    themes = by_name(data)
+    assert set(themes) == {"Slow exports", "Single sign-on"}  # archived themes left out
+    exports, sso = themes["Slow exports"], themes["Single sign-on"]
+    # 4 items in 12 weeks + Hooli's merged duplicate; Initech counted once for its 2 items.
+    assert (exports.items, exports.customers, exports.arr) == (5, 3, Decimal("200000"))
+    assert (sso.items, sso.customers, sso.arr) == (2, 2, Decimal("170000"))
+    assert (exports.negative, exports.neutral, exports.positive) == (2, 2, 1)
+    assert exports.sentiment_percent == {"negative": 40, "neutral": 40, "positive": 20}
+    segments = {s["segment"]: s for s in exports.segments}
+    assert segments["SMB"]["customers"] == 2 and segments["SMB"]["items"] == 3
+    assert segments["Enterprise"]["customers"] == 1 and segments["Enterprise"]["items"] == 2
+    assert data.segments == ["Enterprise", "SMB"]
+
+
+def test_weekly_volume_and_rising_themes(product_ops, fixture):
+    data = selectors_insights.insights(member=product_ops, filters=InsightFilters())
+    assert len(data.weeks) == 12
+    series = {s["label"]: s["data"] for s in data.series}
+    assert sum(series["Slow exports"]) == 5
+    assert sum(series["Single sign-on"]) == 2
+    assert series["Slow exports"][-1] >= 1  # said yesterday (or earlier this week)
+    exports = by_name(data)["Slow exports"]
+    # 4 in the last 4 weeks (1/week) against 1 in the 8 before (0.125/week): +700 %.
+    assert (exports.recent, exports.before, exports.change) == (4, 1, 700.0)
+    sso = by_name(data)["Single sign-on"]
+    assert (sso.recent, sso.before, sso.change) == (0, 2, -100.0)
+    assert [t.name for t in data.rising] == ["Slow exports"]
+
+
+def test_period_and_product_area_filters(product_ops, fixture):
+    year = selectors_insights.insights(member=product_ops, filters=InsightFilters(weeks=52))
+    assert by_name(year)["Slow exports"].items == 6
+    security = selectors_insights.insights(
+        member=product_ops, filters=InsightFilters(product_area=fixture["security"].pk))
+    assert set(by_name(security)) == {"Single sign-on"}
+
+
+def test_insights_page(client_for, sales_viewer, fixture):
+    client = client_for(sales_viewer)
+    page = client.get(reverse("triage:insights"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Slow exports" in body and "theme-volume-data" in body
+    assert "chart.umd.min.js" in body
+    assert "+700 %" in body
+    filtered = client.get(reverse("triage:insights"), {"weeks": 4,
+                                                       "product_area": fixture["security"].pk})
+    assert filtered.status_code == 200
+    bad = client.get(reverse("triage:insights"), {"weeks": "fortnight", "product_area": "x"})
+    assert bad.status_code == 422
+    assert "Choose a period of 4, 12, 26, 52 weeks." in bad.content.decode()
+
+
+def test_insights_api(api_client, sales_viewer, outsider, fixture):
+    answer = api_client(sales_viewer, "read").get("/api/v1/triage/insights", weeks=12)
+    assert answer.status_code == 200
+    themes = {t["name"]: t for t in answer.json()["themes"]}
+    assert themes["Slow exports"]["customers"] == 3
+    assert Decimal(str(themes["Slow exports"]["arr"])) == Decimal("200000")
+    assert api_client(sales_viewer, "read").get("/api/v1/triage/insights",
+                                                weeks=5).status_code == 422
+    theirs = api_client(outsider, "read").get("/api/v1/triage/insights").json()
+    assert theirs["themes"] == []
+
+
+def test_empty_organisation(client_for, pm):
+    page = client_for(pm).get(reverse("triage:insights"))
+    assert page.status_code == 200
+    assert "No feedback linked to a theme" in page.content.decode()

@@ -57,7 +57,9 @@ class CustomerForm(forms.Form):
                           help_text=_("Annual recurring revenue, e.g. 12 500,50."))
     currency = forms.CharField(label=_("Currency"), max_length=3, required=False)
     renewal_date = forms.DateField(label=_("Renewal date"), required=False,
-                                   widget=forms.DateInput(attrs={"type": "date"}))
+                                   # ISO: a localised value leaves the date input empty
+                                   widget=forms.DateInput(attrs={"type": "date"},
+                                                          format="%Y-%m-%d"))
     health_score = forms.IntegerField(label=_("Health score"), min_value=0, max_value=100,
                                       required=False, help_text=_("0 (at risk) to 100 (healthy)."))
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=Member.objects.none(),

@@ -118,6 +118,25 @@ CLOSERS_FR = ["", " Merci !", " C'est bloquant pour le renouvellement.",
 OPENERS_EN = ["", "Hi team, ", "Following our QBR, ", "Customer says: ", "Heads up: "]
 CLOSERS_EN = ["", " Thanks!", " This is blocking their renewal.",
               " Several users raised it.", " Please keep us posted."]
+# What customers add around their request: context a model has to read past.
+CONTEXT_FR = ["Nous avons 14 entités dans 4 pays.", "Notre DAF en parle à chaque point mensuel.",
+              "On a contourné avec un fichier Excel pour l'instant.",
+              "Ça arrive surtout en fin de mois.", "Le sujet remonte aussi chez nos filiales.",
+              "Nous sommes passés sur la nouvelle version la semaine dernière."]
+CONTEXT_EN = ["We run 14 entities in 4 countries.", "Our CFO brings it up at every monthly review.",
+              "We work around it with a spreadsheet for now.",
+              "It mostly happens at month end.", "Our subsidiaries raise it too.",
+              "We moved to the new version last week."]
+# Requests often mention a second subject: the triage model must pick the main one.
+ALSO_FR = [" Par ailleurs, ", " Autre point : ", " Et aussi : "]
+ALSO_EN = [" Also, ", " Another thing: ", " On a side note, "]
+MIXED_SHARE = 0.22
+CONTEXT_SHARE = 0.35
+# Bank synchronisation broke after a recent release: a theme on the rise in the insights.
+RISING_SENTENCES = {"La synchronisation avec notre banque échoue tous les lundis matin.",
+                    "Bank sync fails every Monday morning.",
+                    "Les relevés arrivent avec un jour de retard depuis la mise à jour.",
+                    "Statements arrive one day late since the last update."}
 SOURCES = [("web_form", 30), ("email", 18), ("intercom", 16), ("zendesk", 14),
            ("hubspot", 8), ("salesforce", 5), ("slack", 6), ("survey", 3)]
 
@@ -198,12 +217,24 @@ def demo_feedback(organisation: Organisation, customers: list[Customer],
         area, french, english, tags = rng.choice(TOPICS)
         is_french = rng.random() < (0.8 if customer.country in {"FR", "BE", "CH", "LU"}
                                     else 0.25)
-        if is_french:
-            text = rng.choice(OPENERS_FR) + rng.choice(french) + rng.choice(CLOSERS_FR)
-        else:
-            text = rng.choice(OPENERS_EN) + rng.choice(english) + rng.choice(CLOSERS_EN)
+        sentences, openers, closers, context, also = (
+            (french, OPENERS_FR, CLOSERS_FR, CONTEXT_FR, ALSO_FR) if is_french
+            else (english, OPENERS_EN, CLOSERS_EN, CONTEXT_EN, ALSO_EN))
+        main = rng.choice(sentences)
+        text = rng.choice(openers) + main
+        if rng.random() < CONTEXT_SHARE:
+            text += " " + rng.choice(context)
+        if rng.random() < MIXED_SHARE:
+            other = rng.choice([t for t in TOPICS if t[0] != area])
+            second = rng.choice(other[1] if is_french else other[2])
+            if second[1:2].islower():  # "SSO …" and "L'API …" keep their capitals
+                second = second[0].lower() + second[1:]
+            text += rng.choice(also) + second
+        text += rng.choice(closers)
         first = rng.choice(FIRST_NAMES)
         days_ago = int(rng.triangular(0, 365, 20))
+        if main in RISING_SENTENCES and rng.random() < 0.45:
+            days_ago = int(rng.triangular(0, 35, 5))
         raw_items.append({
             "external_id": f"demo-{n}", "text": text,
             "source": rng.choices(sources, source_weights)[0],

@@ -5,10 +5,12 @@ trained on them, and every demo item analysed (suggestions, automatic themes, se
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from django.utils import timezone
 
 from moulin.accounts.models import Member, Organisation
+from moulin.customers.models import Customer
 from moulin.feedback.models import Feedback, FeedbackEvent, ProductArea, Status
 from moulin.feedback.services import FeedbackWriter, feedback_input
 from moulin.triage.models import (
@@ -20,10 +22,19 @@ from moulin.triage.models import (
     TriageSettings,
 )
 from moulin.triage.services import feedback_analyse, model_train_now, triage_settings_get
+from moulin.triage.services.emerging import (
+    cluster_job_claim,
+    cluster_job_request,
+    cluster_job_run,
+)
 
 SEED = 2026
 # Share of the triaged demo items Product Ops put under a theme by hand or by accepting.
 LABELLED_SHARE = 0.45
+# Untriaged items of the last days wait in the inbox with their suggestions, however sure.
+WAITING_DAYS = 4
+# Share of two-subject requests Product Ops put under the second subject.
+SECOND_SUBJECT_SHARE = 0.3
 
 # area, English name, French name, description, example phrases, words of the demo verbatims
 THEMES = [
@@ -115,9 +126,11 @@ THEMES = [
 ]
 
 
-def _theme_for(text: str, words: list[tuple[str, int]]) -> int | None:
+def _themes_in(text: str, words: list[tuple[str, int]]) -> list[int]:
+    """The themes a verbatim talks about, in the order it mentions them."""
     lowered = text.lower()
-    return next((index for word, index in words if word in lowered), None)
+    found = sorted((lowered.find(word), index) for word, index in words if word in lowered)
+    return list(dict.fromkeys(index for _position, index in found))
 
 
 def demo_triage(organisation: Organisation) -> None:
@@ -148,9 +161,12 @@ def demo_triage(organisation: Organisation) -> None:
     for item in items:
         if item.status == Status.NEW or rng.random() > LABELLED_SHARE:
             continue
-        index = _theme_for(item.text, words)
-        if index is None:
+        mentioned = _themes_in(item.text, words)
+        if not mentioned:
             continue
+        # A request about two subjects goes under its first one, mostly: people disagree.
+        index = mentioned[1] if len(mentioned) > 1 and rng.random() < SECOND_SUBJECT_SHARE \
+            else mentioned[0]
         links.append(FeedbackTheme(organisation=organisation, feedback_id=item.pk,
                                    theme=themes[index], applied_by=ops,
                                    origin=rng.choice([Origin.ACCEPTED, Origin.MANUAL])))
@@ -171,26 +187,61 @@ def demo_triage(organisation: Organisation) -> None:
     older = [item.pk for item in items if item.status != Status.NEW and item.pk not in
              set(reviewed)]
     feedback_analyse(organisation_id=organisation.pk, ids=older, force=True)
+    # Untriaged items of the last days wait in the inbox whatever the confidence; the older
+    # untriaged ones went through the organisation's threshold like any incoming item.
     threshold = settings.auto_apply_threshold
+    waiting_since = now - timedelta(days=WAITING_DAYS)
+    untriaged = [item for item in items if item.status == Status.NEW]
+    feedback_analyse(organisation_id=organisation.pk, force=True,
+                     ids=[item.pk for item in untriaged if item.received_at < waiting_since])
     TriageSettings.objects.filter(pk=organisation.pk).update(auto_apply_threshold=1.0)
-    recent = [item.pk for item in items if item.status == Status.NEW]
-    recent += _off_topic_requests(organisation, ops)
+    recent = [item.pk for item in untriaged if item.received_at >= waiting_since]
+    recent += _off_topic_requests(organisation, ops, rng)
     feedback_analyse(organisation_id=organisation.pk, ids=recent, force=True)
     TriageSettings.objects.filter(pk=organisation.pk).update(auto_apply_threshold=threshold)
+    _emerging_themes(organisation)
 
 
-# Requests no theme of the taxonomy covers: "unknown — possible new theme".
+def _emerging_themes(organisation: Organisation) -> None:
+    """Run the search for emerging themes once, so the page shows what it finds."""
+    job = cluster_job_request(organisation_id=organisation.pk, actor=None)
+    claimed = cluster_job_claim(job_id=job.pk)  # the queued task will find it taken
+    if claimed is not None:
+        cluster_job_run(job=claimed)
+
+
+# Requests no theme of the taxonomy covers ("unknown — possible new theme"), received over
+# the last weeks: the mobile app comes up again and again, an emerging theme.
 OFF_TOPIC = [
     "Un mode sombre serait apprécié, l'écran blanc fatigue les yeux le soir.",
     "Please add a dark mode, our finance team works late.",
     "L'application mobile plante à l'ouverture sur Android.",
     "The iOS app logs us out every day.",
+    "The mobile app logs us out every morning, we have to sign in again each time.",
+    "On the mobile app we get logged out all the time, it is very annoying.",
+    "L'application mobile nous déconnecte tous les matins, il faut se reconnecter.",
+    "The iPhone app keeps logging me out after a few minutes.",
+    "L'application mobile ne garde pas la session, on est déconnecté sans arrêt.",
+    "Why does the mobile app log me out every day? Please keep the session open.",
+    "Sur l'application iPhone, on est déconnecté à chaque ouverture.",
+    "The Android app logs our CFO out every time he opens it.",
+    "Mobile app: we are logged out constantly and have to type the password again.",
+    "L'appli mobile nous déconnecte tout le temps, c'est pénible pour valider les paiements.",
+    "Being logged out of the mobile app every morning is driving our team mad.",
+    "The mobile app session expires far too quickly, we keep signing in again.",
 ]
 
 
-def _off_topic_requests(organisation: Organisation, actor: Member | None) -> list[int]:
+def _off_topic_requests(organisation: Organisation, actor: Member | None,
+                        rng: random.Random) -> list[int]:
+    customers = list(Customer.objects.filter(organisation=organisation, arr__isnull=False)
+                     .order_by("-arr").values_list("pk", flat=True)[:60])
+    now = timezone.now()
     writer = FeedbackWriter(organisation, actor)
-    results = writer.write([feedback_input({"text": text, "source": "intercom",
-                                            "external_id": f"demo-triage-{n}"})
-                            for n, text in enumerate(OFF_TOPIC)])
+    results = writer.write([feedback_input({
+        "text": text, "source": rng.choice(["intercom", "zendesk", "email"]),
+        "external_id": f"demo-triage-{n}",
+        "customer_id": rng.choice(customers) if customers else None,
+        "created_at": (now - timedelta(days=n * 2, hours=rng.randrange(24))).isoformat()})
+        for n, text in enumerate(OFF_TOPIC)])
     return [result.id for result in results if result.id]

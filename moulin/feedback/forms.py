@@ -129,7 +129,9 @@ class FeedbackIntakeForm(forms.Form):
                            help_text=_("Separated by commas, e.g. export, billing."))
     source = forms.ChoiceField(label=_("Heard through"), choices=INTAKE_SOURCES,
                                initial=Source.WEB_FORM)
-    received_on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}),
+    # ISO format: a localised value ("25/11/2026") leaves a type="date" input empty in French.
+    received_on = forms.DateField(label=_("Date"),
+                                  widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                                   help_text=_("When the customer said it."))
 
     def __init__(self, *args, member: Member, **kwargs):

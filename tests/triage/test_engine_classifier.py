@@ -180,6 +180,29 @@ def test_a_saved_model_predicts_exactly_like_the_original(classifier):
         ThemeClassifier.from_bytes(b"\x80\x04 something else")
 
 
+def test_a_large_saved_model_predicts_like_the_original_one_item_at_a_time():
+    # above 3,000 texts the embedding enters the model through its principal components
+    words = ["invoice", "export", "bank", "mobile", "price", "login", "report", "tax",
+             "payroll", "receipt"]
+    texts, labels = [], []
+    for n in range(3_200):
+        word = words[n % 10]
+        texts.append(f"Ticket {n}: the {word} page is broken" if n % 2
+                     else f"Demande {n} : la page {word} ne marche pas")
+        labels.append(word)
+    large = ThemeClassifier.train(texts, labels)
+    assert large.training_report["validation"]["accuracy"] > 0.9
+    queries = ["The payroll page is broken again", "La page export ne marche pas", OFF_TOPIC]
+    restored = ThemeClassifier.from_bytes(large.to_bytes())
+    together = restored.predict(queries)
+    assert together == large.predict(queries)
+    one_by_one = [restored.predict([query])[0] for query in queries]
+    assert [p.label for p in one_by_one] == [p.label for p in together]
+    assert [p.confidence for p in one_by_one] == pytest.approx(
+        [p.confidence for p in together], abs=1e-5)
+    assert [p.label for p in together[:2]] == ["payroll", "export"]
+
+
 def test_the_unknown_threshold_can_be_changed(classifier):
     restored = ThemeClassifier.from_bytes(classifier.to_bytes())
     restored.unknown_threshold = 1.01

@@ -28,7 +28,13 @@ FIELD_LABELS = {
     "source": gettext_lazy("Source"), "via": gettext_lazy("Updated through"),
     "personal_data": gettext_lazy("Personal data"),
     "themes": gettext_lazy("Themes"),  # set by the triage intelligence
+    "feature": gettext_lazy("Feature"),  # linked from moulin/features
+    # duplicates merged by the triage intelligence (moulin/triage/services/duplicates.py)
+    "merged_into": gettext_lazy("Merged into"), "merged_from": gettext_lazy("Duplicate merged in"),
+    "unmerged": gettext_lazy("Duplicate separated"), "moved": gettext_lazy("Its duplicates moved"),
 }
+# History values that are feedback ids, shown as "#123".
+FEEDBACK_ID_FIELDS = {"merged_into", "merged_from", "unmerged", "moved"}
 
 
 def _safe_url(value: object) -> str:
@@ -63,6 +69,8 @@ def _value_label(field: str, value: object) -> str:
     """A history value as people read it (choices by their label)."""
     if value in (None, "", []):
         return "—"
+    if field in FEEDBACK_ID_FIELDS:
+        return ", ".join(f"#{v}" for v in (value if isinstance(value, list) else [value]))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     if field in ("status", "importance", "source", "via"):

@@ -212,6 +212,7 @@ def demo_feedback(organisation: Organisation, customers: list[Customer],
     now = timezone.now()
     sources, source_weights = zip(*SOURCES, strict=True)
     raw_items = []
+    variety = random.Random(SEED + 1)
     for n in range(count):
         customer = rng.choices(customers, weights)[0]
         area, french, english, tags = rng.choice(TOPICS)
@@ -220,21 +221,24 @@ def demo_feedback(organisation: Organisation, customers: list[Customer],
         sentences, openers, closers, context, also = (
             (french, OPENERS_FR, CLOSERS_FR, CONTEXT_FR, ALSO_FR) if is_french
             else (english, OPENERS_EN, CLOSERS_EN, CONTEXT_EN, ALSO_EN))
+        text = rng.choice(openers)
         main = rng.choice(sentences)
-        text = rng.choice(openers) + main
-        if rng.random() < CONTEXT_SHARE:
-            text += " " + rng.choice(context)
-        if rng.random() < MIXED_SHARE:
-            other = rng.choice([t for t in TOPICS if t[0] != area])
-            second = rng.choice(other[1] if is_french else other[2])
+        text += main
+        # The variety draws from its own generator: the rest of the demo (customers, dates,
+        # submitters) stays what tests expect.
+        if variety.random() < CONTEXT_SHARE:
+            text += " " + variety.choice(context)
+        if variety.random() < MIXED_SHARE:
+            other = variety.choice([t for t in TOPICS if t[0] != area])
+            second = variety.choice(other[1] if is_french else other[2])
             if second[1:2].islower():  # "SSO …" and "L'API …" keep their capitals
                 second = second[0].lower() + second[1:]
-            text += rng.choice(also) + second
+            text += variety.choice(also) + second
         text += rng.choice(closers)
         first = rng.choice(FIRST_NAMES)
         days_ago = int(rng.triangular(0, 365, 20))
-        if main in RISING_SENTENCES and rng.random() < 0.45:
-            days_ago = int(rng.triangular(0, 35, 5))
+        if main in RISING_SENTENCES and variety.random() < 0.45:
+            days_ago = int(variety.triangular(0, 35, 5))
         raw_items.append({
             "external_id": f"demo-{n}", "text": text,
             "source": rng.choices(sources, source_weights)[0],

@@ -161,6 +161,30 @@ def organisation_index(organisation_id: int) -> NeighbourIndex:
         return cached.index
 
 
+def warm_in_background() -> threading.Thread:
+    """Load every organisation's index in a daemon thread when a web process starts, so the
+    first "similar feedback" after a restart does not wait for it (about 10 s at 100,000 items
+    on SQLite). A request arriving meanwhile waits on the organisation's lock, as it would have
+    waited for its own load; the feedback page shows "Looking for similar feedback…" then."""
+
+    def load_all() -> None:
+        from django.db import connection
+
+        try:
+            organisations = (FeedbackAnalysis.objects.order_by()
+                             .values_list("organisation_id", flat=True).distinct())
+            for organisation_id in list(organisations):
+                organisation_index(organisation_id)
+        except Exception:  # a failed warm-up only means the first request loads it
+            logger.exception("Preloading the neighbour indexes failed")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=load_all, name="moulin-neighbour-index", daemon=True)
+    thread.start()
+    return thread
+
+
 def forget(organisation_id: int | None = None) -> None:
     """Drop the cached index of one organisation (or all): the next call reloads it."""
     with _LOCKS_GUARD:

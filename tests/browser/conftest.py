@@ -1,6 +1,9 @@
 """Shared steps of the browser stories: the demo organisation and signing in through the form."""
 
+import contextlib
+
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from moulin.demo.organisation import DEMO_PASSWORD, demo_load
@@ -28,4 +31,11 @@ def sign_in(live_server, page: Page):
         expect(page).to_have_url(f"{live_server.url}/")
         return page
 
-    return submit
+    yield submit
+    # Before the database is flushed: let the page's last requests (panels loaded after the
+    # page, such as similar feedback or features) finish, then leave it. A request still
+    # running holds the in-memory database's lock and the flush fails ("table is locked").
+    with contextlib.suppress(PlaywrightError):
+        page.wait_for_load_state("networkidle", timeout=3000)
+    with contextlib.suppress(PlaywrightError):
+        page.goto("about:blank")

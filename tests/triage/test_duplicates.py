@@ -140,6 +140,22 @@ def test_merge_can_be_undone(client_for, product_ops, export_feedback):
     assert duplicates.feedback_demand(feedback=kept).customers == 1
 
 
+def test_history_names_merges_in_words(client_for, product_ops, export_feedback):
+    client = client_for(product_ops)
+    kept, duplicate = export_feedback["first"], export_feedback["shouted"]
+    client.post(reverse("triage:feedback_merge", args=[duplicate.pk]), {"into": kept.pk})
+    client.post(reverse("triage:feedback_unmerge", args=[duplicate.pk]))
+    for item, expected in ((duplicate, ["Merged into", f"#{kept.pk}", "undid a merge"]),
+                           (kept, ["Duplicate merged in", "Duplicate separated",
+                                   f"#{duplicate.pk}"])):
+        history = client.get(reverse("feedback:detail", args=[item.pk])).content.decode()
+        history = history[history.index('id="feedback-history"'):]
+        for words in expected:
+            assert words in history
+        for key in ("merged_into", "merged_from", "unmerged"):
+            assert f"{key}:" not in history and f"— {key}" not in history
+
+
 def test_merging_a_chain_moves_the_duplicates_to_the_kept_item(product_ops, export_feedback):
     first, paraphrase, shouted = (export_feedback[k] for k in ("first", "paraphrase",
                                                                "shouted"))

@@ -165,9 +165,11 @@ def audit_entry_list(*, member: Member, filters: AuditFilters) -> QuerySet[Audit
                        | Q(actor_email__icontains=search)
                        | Q(ip_address__startswith=search))
     zone = timezone.get_current_timezone()
-    if filters.date_from:
+    # A bound at the very edge of the calendar (year 1 or 9999) cannot be converted to UTC and
+    # excludes nothing anyway: it is ignored.
+    if filters.date_from and filters.date_from > date.min:
         qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, zone))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:
         qs = qs.filter(created_at__lte=datetime.combine(filters.date_to, time.max, zone))
     return qs.select_related("actor__user").order_by("-created_at", "-id")
 

@@ -21,11 +21,13 @@ Benchmark against BERTopic: `benchmarks/triage_clustering.py`, figures in docs/b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from moulin.triage.engine.index import NeighbourIndex, normalise_for_duplicates
 from moulin.triage.engine.keywords import group_keywords, keyword_label
@@ -101,10 +103,11 @@ def smooth(vectors: np.ndarray, neighbours: int = SMOOTHING_NEIGHBOURS,
     ids, _ = index.search_arrays(space, k)
     # The floor is on the cosine of the original vectors (the search space may be reduced).
     found = np.maximum(ids, 0)
-    cosine = np.einsum("ijd,id->ij", vectors[found], vectors) if n <= 50_000 else np.vstack([
-        np.einsum("ijd,id->ij", vectors[found[s:s + 8192]], vectors[s:s + 8192])
-        for s in range(0, n, 8192)
-    ])
+    # One neighbour rank at a time: gathering all n × k neighbour vectors at once moved
+    # n·k·d floats through memory (268 MB at 13,000 items) and was half the clustering time.
+    cosine = np.empty(found.shape, dtype=np.float32)
+    for rank in range(found.shape[1]):
+        cosine[:, rank] = np.einsum("id,id->i", vectors[found[:, rank]], vectors)
     keep = (cosine >= NEIGHBOUR_FLOOR) & (ids >= 0) & (ids != np.arange(n)[:, None])
     rows = np.concatenate([np.arange(n), np.nonzero(keep)[0]])
     cols = np.concatenate([np.arange(n), ids[keep]])
@@ -280,7 +283,11 @@ def find_clusters(texts: Sequence[str], embeddings: np.ndarray, *, min_size: int
         )
     if len(texts) < max(min_size, 2):
         return []
-    labels = partition(vectors, min_size=min_size, random_state=random_state, progress=progress)
+    # A background job with large matrix products (the neighbour search over every candidate):
+    # unlike the per-item path (one BLAS thread, see engine/__init__.py), these scale with cores.
+    with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+        labels = partition(vectors, min_size=min_size, random_state=random_state,
+                           progress=progress)
     if labels.max(initial=-1) < 0:
         return []
     vectors = _unit_rows(vectors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from moulin.accounts.models import Member, Squad
 from moulin.core import parsing
@@ -69,7 +70,8 @@ class FeatureForm(forms.Form):
                                     help_text=_("Makes it a sub-feature."))
     squad = forms.ModelChoiceField(label=_("Squad"), queryset=Squad.objects.none(),
                                    required=False, empty_label=_("No squad"))
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=Member.objects.none(),
+    owner = forms.ModelChoiceField(label=pgettext_lazy("feature", "Owner"),
+                                   queryset=Member.objects.none(),
                                    required=False, empty_label=_("Nobody"))
     status = forms.ChoiceField(label=_("Status"), choices=FeatureStatus.choices)
     target_quarter = forms.CharField(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from moulin.accounts.models import Member, Organisation, Squad
 from moulin.core.models import TenantModel
@@ -34,7 +35,8 @@ class Feature(TenantModel):
                                on_delete=models.CASCADE, related_name="children")
     squad = models.ForeignKey(Squad, verbose_name=_("squad"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="features")
-    owner = models.ForeignKey(Member, verbose_name=_("owner"), null=True, blank=True,
+    owner = models.ForeignKey(Member, verbose_name=pgettext_lazy("feature", "owner"), null=True,
+                              blank=True,
                               on_delete=models.SET_NULL, related_name="owned_features")
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from moulin.accounts.models import Member, Organisation
@@ -200,7 +201,7 @@ class ModelVersion(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"model v{self.number}"
+        return gettext("model v%(number)s") % {"number": self.number}
 
 
 class TriageJob(TenantModel):

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from moulin.core import parsing, policy
@@ -33,7 +33,7 @@ FIELD_LABELS = {
     "title": gettext_lazy("Title"), "description": gettext_lazy("Description"),
     "status": gettext_lazy("Status"), "product_area": gettext_lazy("Product area"),
     "parent": gettext_lazy("Parent feature"), "squad": gettext_lazy("Squad"),
-    "owner": gettext_lazy("Owner"), "target_quarter": gettext_lazy("Target quarter"),
+    "owner": pgettext_lazy("feature", "Owner"), "target_quarter": gettext_lazy("Target quarter"),
     "effort": gettext_lazy("Effort"), "delivery_url": gettext_lazy("Delivery link"),
     "score_inputs": gettext_lazy("Scoring inputs"),
 }

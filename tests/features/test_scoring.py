@@ -5,6 +5,7 @@ import contextlib
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +13,13 @@ from moulin.features import scoring, services
 from moulin.features.models import Feature, ScoreSnapshot, ScoringFramework
 from moulin.features.scoring import FeatureFacts, FormulaError, compile_framework, score_feature
 from tests.builders import make_feature
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages below are checked in English (the default interface language is French)."""
+    with translation.override("en"):
+        yield
 
 
 def score(kind, facts, drivers=None, formula=""):

@@ -1,7 +1,7 @@
 """Theme classifier accuracy on public intent data sets, next to the TF-IDF + LinearSVC baseline
 measured in the same run, and the published figures for reference.
 
-    .venv/bin/python benchmarks/triage_accuracy.py [--data /work/shared/data] [--repeats 5]
+    .venv/bin/python benchmarks/triage_accuracy.py [--data ../shared/data] [--repeats 5]
 
 Runs the code `manage.py triage_evaluate` runs (moulin.triage.engine.evaluation): BANKING77 on
 the full training set and with 10 examples per class (mean of --repeats draws), the Wikit French
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,10 @@ class CachedEmbedder:
             len(texts), self.dim)
 
 
+# The project's evaluation data sets live beside the repository, never inside it.
+DEFAULT_DATA = Path(os.environ.get("MOULIN_EVAL_DATA",
+                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
+
 def held_out_split(train, test, count):
     """Train/test on all classes but `count` (every 77 // count-th label), those as unknown."""
     labels = sorted(set(train.labels))
@@ -78,7 +83,9 @@ def line(name: str, result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help="evaluation data sets (default ../shared/data or "
+                             "$MOULIN_EVAL_DATA)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -15,7 +15,8 @@ is compiled by a warm-up run on 1,000 texts first (its time is printed separatel
     .venv/bin/python benchmarks/triage_clustering.py [--splits train,test,all] [--repeat 3]
         [--scale 100000]
 
-Needs the `bench` dependency group (`uv sync --group bench`) and /work/shared/data/banking77
+Needs the `bench` dependency group (`uv sync --group bench`) and ../shared/data/banking77
+($MOULIN_EVAL_DATA)
 (or --data DIR). Embeddings are cached under /tmp (or --cache DIR).
 """
 
@@ -39,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moulin.triage.engine.clustering import find_clusters
 
-DATA = Path("/work/shared/data/banking77")
+DATA = Path(os.environ.get("MOULIN_EVAL_DATA",
+                          Path(__file__).resolve().parents[2] / "shared" / "data")) / "banking77"
 
 
 def load(data: Path) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Triage speed: embed + suggest a theme + look up near-duplicates among 100,000 stored items,
 for a batch and for one item at a time, and the time to retrain on 10,000 labelled items.
 
-    .venv/bin/python benchmarks/triage_throughput.py [--data /work/shared/data] [--stored 100000]
+    .venv/bin/python benchmarks/triage_throughput.py [--data ../shared/data] [--stored 100000]
 
 Targets (issue 4, 2 cores): >= 1,000 items/s end-to-end, < 20 ms for one item, retraining on
 10,000 labelled items < 30 s. The classifier is trained on BANKING77's 10,003 training
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -34,6 +35,10 @@ from moulin.triage.engine.index import NeighbourIndex
 
 BATCH = 256
 
+
+# The project's evaluation data sets live beside the repository, never inside it.
+DEFAULT_DATA = Path(os.environ.get("MOULIN_EVAL_DATA",
+                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 def stored_vectors(real: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """`count` unit vectors: the real ones, then noisy copies (a paraphrase-like spread)."""
@@ -81,7 +86,9 @@ def parallel_items_per_s(texts, processes, classifier, index, embedder) -> float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help="evaluation data sets (default ../shared/data or "
+                             "$MOULIN_EVAL_DATA)")
     parser.add_argument("--stored", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=300, help="items timed one at a time")
     parser.add_argument("--processes", type=int, default=2,

@@ -9,12 +9,11 @@ from collections.abc import Iterator
 from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member
 from moulin.core.csv_export import csv_download
+from moulin.core.xlsx_export import literal_cells
 from moulin.features.models import Feature
 from moulin.features.selectors import FeatureFilters, board_list
 
@@ -60,16 +59,7 @@ def _xlsx(rows: Iterator[list]):
     sheet = workbook.create_sheet("Prioritised features")
     sheet.append(COLUMNS)
     for values in rows:
-        cells = []
-        for value in values:
-            if isinstance(value, str):
-                # Literal text: a title starting with "=" is never run as a formula.
-                cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value)[:32_767])
-                cell.data_type = "s"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
+        sheet.append(literal_cells(sheet, values))
     output = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it once sent
     workbook.save(output)
     output.seek(0)

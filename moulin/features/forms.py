@@ -8,7 +8,9 @@ from django.utils.translation import pgettext_lazy
 
 from moulin.accounts.models import Member, Squad
 from moulin.core import parsing
+from moulin.core.forms import clean_selected_ids
 from moulin.features.models import Feature, FeatureStatus, FrameworkKind
+from moulin.feedback.forms import MAX_BULK_ITEMS
 from moulin.feedback.models import Importance, ProductArea
 
 # --- Feature tree and feature form (views/tree.py) ----------------------------------------------
@@ -176,21 +178,7 @@ class BulkLinkForm(forms.Form):
                                             *Importance.choices], required=False)
 
     def clean_ids(self) -> list[int]:
-        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else [
-            self.cleaned_data["ids"]]
-        ids = []
-        for part in ",".join(raw).split(","):
-            if not part.strip():
-                continue
-            number = parsing.parse_id(part)
-            if number is None:
-                raise forms.ValidationError(_("The selection is not valid: reload the page."))
-            ids.append(number)
-        if not ids:
-            raise forms.ValidationError(_("Select at least one item."))
-        if len(ids) > 500:
-            raise forms.ValidationError(_("At most %d items at once.") % 500)
-        return list(dict.fromkeys(ids))
+        return clean_selected_ids(self, limit=MAX_BULK_ITEMS)
 
     def clean_feature(self) -> int:
         number = parsing.parse_id(self.cleaned_data["feature"])

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from moulin.accounts.models import Member
-from moulin.core import parsing
+from moulin.core.forms import clean_selected_ids
 from moulin.customers import selectors as customer_selectors
 from moulin.customers.models import Customer
 from moulin.feedback.models import Importance, ProductArea, Source, Status
@@ -34,22 +34,7 @@ class BulkActionForm(forms.Form):
     value = forms.CharField(max_length=100, required=False)
 
     def clean_ids(self) -> list[int]:
-        raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else [
-            self.cleaned_data["ids"]]
-        ids = []
-        for part in ",".join(raw).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            number = parsing.parse_id(part)
-            if number is None:
-                raise forms.ValidationError(_("The selection is not valid: reload the page."))
-            ids.append(number)
-        if not ids:
-            raise forms.ValidationError(_("Select at least one item."))
-        if len(ids) > MAX_BULK_ITEMS:
-            raise forms.ValidationError(_("At most %d items at once.") % MAX_BULK_ITEMS)
-        return list(dict.fromkeys(ids))
+        return clean_selected_ids(self, limit=MAX_BULK_ITEMS)
 
     def clean(self) -> dict:
         cleaned = super().clean()

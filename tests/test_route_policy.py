@@ -332,6 +332,7 @@ SAMPLE_KWARGS: dict[str, Callable[[Acme, Member | None], dict]] = {
     "triage:emerging_progress": lambda acme, actor: {"pk": acme_cluster(acme).job_id},
     "triage:emerging_convert": lambda acme, actor: {"pk": acme_cluster(acme).pk},
     "triage:emerging_dismiss": lambda acme, actor: {"pk": acme_cluster(acme).pk},
+    "triage:emerging_assign": lambda acme, actor: {"pk": acme_cluster(acme).pk},
     "features:feature_detail": lambda acme, actor: {"pk": acme_feature(acme)},
     "features:feature_edit": lambda acme, actor: {"pk": acme_feature(acme)},
     "features:feature_delete": lambda acme, actor: {"pk": acme_feature(acme)},
@@ -365,7 +366,7 @@ POST_ONLY = {
     "triage:theme_create", "triage:theme_archive", "triage:theme_restore", "triage:theme_merge",
     "triage:feedback_theme_decide", "triage:model_retrain", "triage:model_activate",
     "triage:triage_settings", "triage:backfill",
-    "triage:emerging_convert", "triage:emerging_dismiss",
+    "triage:emerging_convert", "triage:emerging_dismiss", "triage:emerging_assign",
     "features:feature_delete", "features:link_add", "features:link_group",
     "features:link_importance", "features:link_remove", "features:feedback_link",
     "features:feedback_unlink", "features:inbox_link", "features:board_move",
@@ -668,6 +669,8 @@ API_SAMPLE_BODIES: dict[str, Callable[[Acme], dict]] = {
     f"POST {API_ROOT}triage/emerging/{{cluster_id}}/convert": lambda acme: {
         "name_en": "Dark mode"},
     f"POST {API_ROOT}triage/emerging/{{cluster_id}}/dismiss": lambda acme: {},
+    f"POST {API_ROOT}triage/emerging/{{cluster_id}}/assign": lambda acme: {
+        "theme_id": acme_theme(acme)},
     f"POST {API_ROOT}features": lambda acme: {"title": "Scheduled exports"},
     f"PATCH {API_ROOT}features/{{feature_id}}": lambda acme: {"status": "planned"},
     f"DELETE {API_ROOT}features/{{feature_id}}": lambda acme: {},

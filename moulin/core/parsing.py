@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moulin.core.errors import RowError
 
@@ -25,9 +26,16 @@ def clean_text(value: object, *, max_length: int | None = None, field: str = "")
     text = "" if value is None else str(value)
     text = text.replace("\x00", "").strip()
     if max_length is not None and len(text) > max_length:
-        raise ValueError(_("%(field)s is %(length)d characters long; the limit is %(limit)d.")
-                         % {"field": field or _("This value"), "length": len(text),
-                            "limit": max_length})
+        values = {"field": field, "length": len(text), "limit": max_length}
+        if field:
+            raise ValueError(ngettext(
+                "%(field)s is %(length)d character long; the limit is %(limit)d.",
+                "%(field)s is %(length)d characters long; the limit is %(limit)d.",
+                len(text)) % values)
+        raise ValueError(ngettext(
+            "This value is %(length)d character long; the limit is %(limit)d.",
+            "This value is %(length)d characters long; the limit is %(limit)d.",
+            len(text)) % values)
     return text
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from moulin.core.errors import DomainError
 
@@ -271,7 +271,9 @@ def _check(node: ast.AST, source: str, allowed: frozenset[str], used: set[str]) 
         low, high = FUNCTIONS[name]
         if node.keywords or not low <= len(node.args) <= high:
             expected = str(low) if low == high else f"{low}–{high}"
-            raise FormulaError(_("%(name)s() takes %(n)s argument(s) (character %(pos)d).")
+            raise FormulaError(ngettext("%(name)s() takes %(n)s argument (character %(pos)d).",
+                                        "%(name)s() takes %(n)s arguments (character %(pos)d).",
+                                        high)
                                % {"name": name, "n": expected, "pos": _position(node)},
                                position=_position(node))
         if any(isinstance(arg, ast.Starred) for arg in node.args):

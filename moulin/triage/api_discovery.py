@@ -221,6 +221,22 @@ def convert_cluster(request: HttpRequest, cluster_id: ObjectId, payload: Convert
                         "items": theme.feedback_links.count()})
 
 
+class AssignIn(Schema):
+    theme_id: ObjectId = Field(..., description="An existing, not archived theme")
+
+
+@router.post("/triage/emerging/{cluster_id}/assign", response=responses({200: ThemeRef}),
+             summary="Give an emerging theme's items an existing theme (it was not new)")
+@policy.requires(MODULE, Action.CHANGE)
+def assign_cluster(request: HttpRequest, cluster_id: ObjectId, payload: AssignIn):
+    cluster = emerging.cluster_get(member=request.member, pk=cluster_id)
+    theme = emerging.cluster_assign(actor=request.member, cluster=cluster,
+                                    theme_id=payload.theme_id,
+                                    origin=Origin.from_request(request, via="api"))
+    return {"id": theme.pk, "name_en": theme.name_en, "name_fr": theme.name_fr,
+            "items": theme.feedback_links.count()}
+
+
 @router.post("/triage/emerging/{cluster_id}/dismiss", response=responses({200: ClusterOut}),
              summary="Dismiss an emerging theme (it is not proposed again)")
 @policy.requires(MODULE, Action.CHANGE)

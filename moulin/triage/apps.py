@@ -33,6 +33,7 @@ class TriageConfig(AppConfig):
         register_actions({"feedback.unmerged": _("Feedback merge undone"),
                           "triage.clustering_requested": _("Emerging themes search started"),
                           "triage.cluster_converted": _("Emerging theme turned into a theme"),
+                          "triage.cluster_assigned": _("Emerging theme added to an existing theme"),
                           "triage.cluster_dismissed": _("Emerging theme dismissed")})
         register(NavEntry("triage:emerging", _("Emerging themes"), "feedback", "sparkles",
                           order=22))

@@ -39,6 +39,7 @@ urlpatterns: list = [
     path("emerging/jobs/<int:pk>/", emerging.emerging_progress, name="emerging_progress"),
     path("emerging/<int:pk>/convert/", emerging.emerging_convert, name="emerging_convert"),
     path("emerging/<int:pk>/dismiss/", emerging.emerging_dismiss, name="emerging_dismiss"),
+    path("emerging/<int:pk>/assign/", emerging.emerging_assign, name="emerging_assign"),
     # --- insights (views/insights.py)
     path("insights/", insights.insights, name="insights"),
 ]

@@ -4,6 +4,7 @@ reason, filters by squad, area, status and requesting segment, and the squad com
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from moulin.core.errors import DomainError
 from moulin.features import selectors, services
@@ -11,6 +12,13 @@ from moulin.features.models import Feature, FeatureEvent, RankOverride
 from moulin.feedback.models import ProductArea
 from tests.builders import make_customer, make_feature, make_feedback, make_squad
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The standard framework's driver names are written in the language active when it is
+    created; these tests read the English ones whatever ran before them."""
+    with translation.override("en"):
+        yield
 
 def scored(member, title, reach, **fields):
     """A RICE-scored feature: reach × 1 × 100 % / 1 = reach."""

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
 from moulin.features.models import Feature, FeedbackLink, RankOverride
@@ -22,6 +23,14 @@ def scored(member, title, reach, **fields):
     return make_feature(member, title,
                         score_inputs={"reach": reach, "impact": 1, "confidence": 100}, **fields)
 
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The standard framework's driver names are written in the language active when it is
+    created; these tests read the English ones whatever ran before them."""
+    with translation.override("en"):
+        yield
 
 @pytest.fixture
 def board(organisation, pm):

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from moulin.core.policy import Role
 from moulin.features.models import Feature, FeatureEvent, FeedbackLink, LinkOrigin
@@ -277,3 +278,43 @@ def test_inbox_bulk_links_the_selected_items(client_for, pm, tree, demand):
     again = client.post(reverse("features:inbox_link"), {"ids": ids, "feature": ""},
                         headers=HTMX)
     assert again.status_code == 422 and "Choose a feature." in again.content.decode()
+    twice = client.post(reverse("features:inbox_link"),
+                        {"ids": ids, "feature": tree["pdf"].pk, "importance": ""}, headers=HTMX)
+    assert "0 items linked to “PDF export keeps charts”. 2 items were already linked." \
+        in twice.content.decode()
+
+
+def test_history_counts_linked_items_in_words(pm, tree):
+    from moulin.features.views.feature_page import history_entries
+
+    feature = tree["pdf"]
+    events = [FeatureEvent(feature=feature, kind="linked", changes={"count": 1}),
+              FeatureEvent(feature=feature, kind="linked",
+                           changes={"count": 3, "importance_changed": 1}),
+              FeatureEvent(feature=feature, kind="unlinked", changes={"count": 1}),
+              FeatureEvent(feature=feature, kind="unlinked", changes={"count": 2})]
+    with translation.override("en"):
+        texts = [entry["text"] for entry in history_entries(events)]
+    assert texts == ["linked 1 feedback item",
+                     "linked 3 feedback items · importance changed on 1 item",
+                     "unlinked 1 feedback item", "unlinked 2 feedback items"]
+
+
+def test_linking_a_theme_from_the_feature_page_counts_new_and_already_linked(
+        client_for, pm, organisation, tree):
+    from moulin.triage.models import FeedbackTheme, Theme
+
+    theme = Theme.objects.create(organisation=organisation, name_en="Exports",
+                                 name_fr="Exports")
+    items = [make_feedback(organisation, f"Export {n}") for n in range(3)]
+    for item in items:
+        FeedbackTheme.objects.create(organisation=organisation, feedback=item, theme=theme)
+    feature = tree["pdf"]
+    FeedbackLink.objects.create(organisation=organisation, feature=feature, feedback=items[0])
+    client = client_for(pm)
+    url = reverse("features:link_group", args=[feature.pk])
+    page = client.post(url, {"theme": theme.pk}, follow=True).content.decode()
+    assert "2 items linked. 1 item was already linked." in page
+    empty = Theme.objects.create(organisation=organisation, name_en="Empty", name_fr="Vide")
+    page = client.post(url, {"theme": empty.pk}, follow=True).content.decode()
+    assert "The theme “Empty” has no feedback to link." in page

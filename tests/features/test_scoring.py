@@ -115,7 +115,7 @@ def test_division_by_zero_in_the_data_shows_on_the_feature():
     ("fit if fit else 1", "is not allowed"),
     ("'abc'", "Only numbers are allowed"),
     ("fit < 2", "is not allowed"),
-    ("sqrt(1, 2)", "sqrt() takes 1 argument(s)"),
+    ("sqrt(1, 2)", "sqrt() takes 1 argument (character 1)."),
 ])
 def test_formula_errors_are_clear(formula, message):
     drivers = [{"key": "fit", "source": "manual"}]

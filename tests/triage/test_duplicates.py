@@ -124,6 +124,10 @@ def test_merge_keeps_both_customers_demand(client_for, product_ops, export_feedb
     similar = duplicates.feedback_similar(member=product_ops, feedback=kept)
     assert duplicate.pk not in {s.feedback.pk for s in similar}
     assert "Merged duplicates" in panel(client, kept).content.decode()
+    merged = panel(client, duplicate).content.decode()
+    link = reverse("feedback:detail", args=[kept.pk])
+    assert f'This item is a duplicate merged into <a href="{link}">#{kept.pk} — ' in merged
+    assert "</a>. Its customer counts for that item." in merged
 
 
 def test_merge_can_be_undone(client_for, product_ops, export_feedback):

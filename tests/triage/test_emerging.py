@@ -288,3 +288,71 @@ def test_odd_items_do_not_break_a_run(organisation, cs_contributor, uncategorise
     emerging_themes_find.enqueue(job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.DONE, job.message
+
+
+def test_a_group_the_model_already_suggests_a_theme_for_can_join_that_theme(
+        organisation, client_for, product_ops, cs_contributor, uncategorised,
+        django_capture_on_commit_callbacks):
+    from moulin.triage.models import TriageSettings
+    from tests.builders import make_theme
+    from tests.triage.triage_data import train
+
+    # The taxonomy has a display theme; the model suggests it for the dark-mode requests but
+    # is not sure enough to apply it (threshold 1: nothing is applied automatically).
+    TriageSettings.objects.update_or_create(organisation=organisation,
+                                            defaults={"auto_apply_threshold": 1.0})
+    display = make_theme(organisation, "Display and themes", "Affichage et thèmes",
+                         description="Colours, dark mode, contrast and readability of screens.",
+                         examples=["A dark theme for the interface.", "Mode sombre",
+                                   "The contrast is too low to read."])
+    make_theme(organisation, "Bank payouts", "Virements", description="Payouts and transfers.",
+               examples=["Stripe payouts are late.", "Virement bancaire non reçu."])
+    train(organisation)
+    analyse(*uncategorised["dark"], *uncategorised["stripe"], *uncategorised["noise"])
+    client = client_for(product_ops)
+    run(client, django_capture_on_commit_callbacks)
+    cluster = cluster_of(uncategorised["dark"])
+    overlap = emerging.cluster_theme_overlap(cluster=cluster)
+    assert overlap is not None and overlap.theme == display
+    assert overlap.items * 2 >= overlap.size
+
+    page = client.get(reverse("triage:emerging")).content.decode()
+    assert f'data-theme="{display.pk}"' in page and "already suggested as" in page
+
+    item_ids = set(cluster.items.values_list("pk", flat=True))
+    response = client.post(reverse("triage:emerging_assign", args=[cluster.pk]),
+                           {"theme": str(display.pk)}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert f"added to the theme “{display.name}”" in response.content.decode()
+    assert set(FeedbackTheme.objects.filter(theme=display)
+               .values_list("feedback_id", flat=True)) == item_ids
+    cluster.refresh_from_db()
+    assert (cluster.state, cluster.theme_id) == (EmergingCluster.State.CONVERTED, display.pk)
+    assert AuditEntry.objects.filter(action="triage.cluster_assigned").exists()
+    assert Theme.objects.filter(organisation=organisation).count() == 2  # nothing created
+
+
+def test_assigning_a_group_refuses_an_archived_or_unknown_theme(
+        organisation, client_for, api_client, product_ops, uncategorised,
+        django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    from tests.builders import make_theme
+
+    run(client_for(product_ops), django_capture_on_commit_callbacks)
+    cluster = cluster_of(uncategorised["dark"])
+    old = make_theme(organisation, "Old display", archived_at=timezone.now())
+    response = client_for(product_ops).post(reverse("triage:emerging_assign", args=[cluster.pk]),
+                                            {"theme": str(old.pk)},
+                                            headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert "not archived" in response.content.decode()
+    api = api_client(product_ops)
+    url = f"/api/v1/triage/emerging/{cluster.pk}/assign"
+    bad = api.post(url, {"theme_id": 999999})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "theme"
+    live = make_theme(organisation, "Display")
+    done = api.post(url, {"theme_id": live.pk})
+    assert done.status_code == 200 and done.json()["items"] == cluster.size
+    cluster.refresh_from_db()
+    assert cluster.state == EmergingCluster.State.CONVERTED

@@ -119,7 +119,7 @@ def test_insights_page(client_for, sales_viewer, fixture):
     body = page.content.decode()
     assert "Slow exports" in body and "theme-volume-data" in body
     assert "chart.umd.min.js" in body
-    assert "+700 %" in body
+    assert "+700%" in body
     filtered = client.get(reverse("triage:insights"), {"weeks": 4,
                                                        "product_area": fixture["security"].pk})
     assert filtered.status_code == 200

@@ -151,7 +151,8 @@ def feature_link_theme(*, actor: Member, feature: Feature, theme: object,
     items = Feedback.objects.filter(
         pk__in=FeedbackTheme.objects.filter(theme_id__in=theme_ids).values("feedback_id"),
         organisation_id=actor.organisation_id)
-    return _bulk(actor, feature, items, importance, _("theme “%s”") % theme)
+    return _bulk(actor, feature, items, importance,
+                 _("The theme “%s” has no feedback to link.") % theme)
 
 
 def feature_link_cluster(*, actor: Member, feature: Feature, cluster: object,
@@ -160,14 +161,16 @@ def feature_link_cluster(*, actor: Member, feature: Feature, cluster: object,
     if cluster.organisation_id != actor.organisation_id:
         raise DomainError(_("Choose an emerging theme of your organisation."), field="cluster")
     items = cluster.items.filter(organisation_id=actor.organisation_id)
-    return _bulk(actor, feature, items, importance, _("emerging theme “%s”") % cluster)
+    return _bulk(actor, feature, items, importance,
+                 _("The emerging theme “%s” has no feedback to link.") % cluster)
 
 
 def _bulk(actor: Member, feature: Feature, items, importance: str | None,
-          what: str) -> LinkResult:
+          empty_message: str) -> LinkResult:
+    """Link ``items``; ``empty_message`` (a whole sentence) is the error when there are none."""
     items = list(items.only("pk", "organisation_id", "importance"))
     if not items:
-        raise DomainError(_("The %s has no feedback to link.") % what)
+        raise DomainError(empty_message)
     return feature_link_feedback(actor=actor, feature=feature, feedback_items=items,
                                  importance=importance, origin=LinkOrigin.BULK)
 

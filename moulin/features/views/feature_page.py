@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from moulin.core import parsing, policy
@@ -62,12 +62,18 @@ def history_entries(events) -> list[dict]:
                                  "after": _value(k, v[1] if isinstance(v, list) else v)}
                                 for k, v in changes.items()]
         elif event.kind == "linked":
-            entry["text"] = _("linked %(n)s feedback item(s)") % {"n": changes.get("count", 0)}
+            count = changes.get("count", 0)
+            entry["text"] = ngettext("linked %(n)d feedback item", "linked %(n)d feedback items",
+                                     count) % {"n": count}
             if changes.get("importance_changed"):
-                entry["text"] += " · " + _("importance changed on %(n)s") % {
-                    "n": changes["importance_changed"]}
+                changed = changes["importance_changed"]
+                entry["text"] += " · " + ngettext("importance changed on %(n)d item",
+                                                  "importance changed on %(n)d items",
+                                                  changed) % {"n": changed}
         elif event.kind == "unlinked":
-            entry["text"] = _("unlinked %(n)s feedback item(s)") % {"n": changes.get("count", 0)}
+            count = changes.get("count", 0)
+            entry["text"] = ngettext("unlinked %(n)d feedback item",
+                                     "unlinked %(n)d feedback items", count) % {"n": count}
         elif event.kind == "importance":
             before, after = (changes.get("importance") or [None, None])[:2]
             entry["text"] = _("importance of feedback #%(id)s: %(before)s → %(after)s") % {
@@ -303,6 +309,10 @@ def link_group(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("features:feature_detail", pk=feature.pk)
-    messages.success(request, _("%(new)d item(s) linked, %(old)d already were.") % {
-        "new": result.created, "old": result.updated + result.unchanged})
+    already = result.updated + result.unchanged
+    messages.success(request, " ".join([
+        ngettext("%(n)d item linked.", "%(n)d items linked.", result.created)
+        % {"n": result.created},
+        ngettext("%(n)d item was already linked.", "%(n)d items were already linked.", already)
+        % {"n": already}]))
     return redirect("features:feature_detail", pk=feature.pk)

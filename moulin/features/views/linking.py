@@ -180,6 +180,8 @@ def inbox_link(request: HttpRequest) -> HttpResponse:
     message = ngettext("%(n)d item linked to “%(feature)s”.",
                        "%(n)d items linked to “%(feature)s”.", result.created) % {
         "n": result.created, "feature": feature.title}
-    if result.unchanged or result.updated:
-        message += " " + _("%d already were.") % (result.unchanged + result.updated)
+    already = result.unchanged + result.updated
+    if already:
+        message += " " + ngettext("%(n)d item was already linked.",
+                                  "%(n)d items were already linked.", already) % {"n": already}
     return _toast(request, message, ids=[item.pk for item in items])

@@ -13,6 +13,7 @@ again. Runs are started from the page (a button), by ``manage.py find_emerging_t
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -53,6 +54,10 @@ REPRESENTATIVES = 5
 # A new group sharing this share of its items with a dismissed cluster is not proposed again.
 DISMISSED_OVERLAP = 0.5
 OPEN_OUTCOMES = (Outcome.UNKNOWN, Outcome.SUGGESTED, Outcome.PENDING)
+# A cluster is shown as "mostly an existing theme" when at least this share of its items have
+# that theme as their top suggestion (items below the auto-apply threshold are candidates too,
+# so a group can be a known theme the model was not sure enough about).
+EXISTING_THEME_SHARE = 0.5
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
@@ -269,6 +274,16 @@ def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
     theme = theme_create(actor=actor, origin=origin, data=ThemeInput(
         name_en=name_en, name_fr=name_fr, description=description, examples=examples,
         product_area_id=product_area_id))
+    item_ids = _give_items_the_theme(actor, cluster, theme)
+    audit_record(organisation=actor.organisation, actor=actor,
+                 action="triage.cluster_converted", origin=origin, target=cluster,
+                 target_label=cluster.label,
+                 changes={"theme": theme.pk, "items": len(item_ids)})
+    return theme
+
+
+def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme) -> list[int]:
+    """Apply ``theme`` to the cluster's items and close the cluster as converted into it."""
     item_ids = list(cluster.items.filter(organisation_id=actor.organisation_id)
                     .values_list("pk", flat=True))
     FeedbackTheme.objects.bulk_create(
@@ -281,11 +296,61 @@ def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
     cluster.state = EmergingCluster.State.CONVERTED
     cluster.theme = theme
     cluster.save(update_fields=["state", "theme", "updated_at"])
+    return item_ids
+
+
+@transaction.atomic
+def cluster_assign(*, actor: Member, cluster: EmergingCluster, theme_id: int,
+                   origin: Origin = CLI) -> Theme:
+    """Not a new theme after all: give the cluster's items an existing theme of the taxonomy."""
+    from moulin.triage.services.taxonomy import theme_resolve
+
+    if cluster.organisation_id != actor.organisation_id:
+        raise DomainError(_("This emerging theme is not in your organisation."))
+    themes = {t.pk: t for t in Theme.objects.filter(organisation_id=actor.organisation_id)}
+    theme = theme_resolve(theme_id, themes) if isinstance(theme_id, int) else None
+    if theme is None or theme.archived_at is not None:
+        raise DomainError(_("Choose a theme of your taxonomy that is not archived."),
+                          field="theme")
+    cluster = _open(cluster)
+    item_ids = _give_items_the_theme(actor, cluster, theme)
     audit_record(organisation=actor.organisation, actor=actor,
-                 action="triage.cluster_converted", origin=origin, target=cluster,
+                 action="triage.cluster_assigned", origin=origin, target=cluster,
                  target_label=cluster.label,
                  changes={"theme": theme.pk, "items": len(item_ids)})
     return theme
+
+
+@dataclass
+class ThemeOverlap:
+    """An existing theme most of a cluster's items were suggested."""
+
+    theme: Theme
+    items: int  # items whose top suggestion is this theme
+    size: int  # items in the cluster
+
+
+def cluster_theme_overlap(*, cluster: EmergingCluster) -> ThemeOverlap | None:
+    """The existing theme that is the top suggestion of at least half of the cluster's items
+    (None when there is none): such a group is a known theme, not a new one."""
+    from moulin.triage.services.taxonomy import theme_resolve
+
+    suggestions = FeedbackAnalysis.objects.filter(
+        feedback__in=cluster.items.all()).values_list("suggestions", flat=True)
+    size = cluster.items.count()
+    tops = Counter(entry[0]["theme"] for entry in suggestions
+                   if isinstance(entry, list) and entry and isinstance(entry[0], dict)
+                   and isinstance(entry[0].get("theme"), int))
+    if not tops or not size:
+        return None
+    theme_id, count = tops.most_common(1)[0]
+    if count < EXISTING_THEME_SHARE * size:
+        return None
+    themes = {t.pk: t for t in Theme.objects.filter(organisation_id=cluster.organisation_id)}
+    theme = theme_resolve(theme_id, themes)
+    if theme is None or theme.archived_at is not None:
+        return None
+    return ThemeOverlap(theme=theme, items=count, size=size)
 
 
 @transaction.atomic

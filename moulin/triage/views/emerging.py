@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from moulin.accounts.audit import Origin
@@ -28,7 +29,9 @@ def _card(cluster: EmergingCluster) -> dict:
                           .order_by("-received_at")[:ITEMS_SHOWN]),
             "trend_max": max([w.get("count", 0) for w in cluster.weekly_counts
                               if isinstance(w, dict)] or [0]),
-            "name": cluster.label, "errors": {}}
+            "name": cluster.label, "errors": {},
+            "overlap": (emerging.cluster_theme_overlap(cluster=cluster)
+                        if cluster.state == EmergingCluster.State.OPEN else None)}
 
 
 def _job_context(job: TriageJob | None) -> dict:
@@ -114,6 +117,37 @@ def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("triage:emerging")
     message = _("Theme “%(name)s” created with %(count)d items.") % {
         "name": theme.name, "count": cluster.size}
+    if request.htmx:
+        cluster.refresh_from_db()
+        return render(request, "triage/_emerging_done.html",
+                      {"cluster": cluster, "theme": theme, "message": message})
+    messages.success(request, message)
+    return redirect("triage:emerging")
+
+
+@policy.requires(MODULE, Action.CHANGE)
+@require_POST
+def emerging_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """The group is an existing theme: give its items that theme."""
+    member = request.member
+    cluster = emerging.cluster_get(member=member, pk=pk)
+    try:
+        theme = emerging.cluster_assign(
+            actor=member, cluster=cluster, theme_id=parsing.parse_id(request.POST.get("theme")),
+            origin=Origin.from_request(request))
+    except DomainError as error:
+        if request.htmx:
+            card = _card(cluster)
+            card["errors"] = {error.field or "theme": error.message}
+            return render(request, "triage/_emerging_card.html", {
+                "card": card, "can_change": True,
+                "product_areas": feedback_selectors.product_area_list(member=member)},
+                status=422)
+        messages.error(request, error.message)
+        return redirect("triage:emerging")
+    message = ngettext("%(count)d item added to the theme “%(name)s”.",
+                       "%(count)d items added to the theme “%(name)s”.",
+                       cluster.size) % {"count": cluster.size, "name": theme.name}
     if request.htmx:
         cluster.refresh_from_db()
         return render(request, "triage/_emerging_done.html",

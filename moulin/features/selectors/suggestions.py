@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moulin.accounts.models import Member
 from moulin.core import policy
@@ -147,8 +148,9 @@ def feedback_feature_suggestions(*, member: Member, feedback: Feedback,
         for feature_id, (best, count) in _neighbour_scores(feedback, vector).items():
             if feature_id in by_id:
                 score = min(1.0, best + 0.02 * (count - 1))
-                scores[feature_id] = (score, _("%d similar items already linked") % count,
-                                      count)
+                reason = ngettext("%(n)d similar item already linked",
+                                  "%(n)d similar items already linked", count) % {"n": count}
+                scores[feature_id] = (score, reason, count)
         try:
             for feature_id, text_vector in _text_vectors(member.organisation_id,
                                                           candidates).items():

@@ -7,6 +7,9 @@ the score panel, so the ARR, score, breakdown and rank visibly move as feedback 
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -144,6 +147,19 @@ def score_context(member, feature: Feature, history=None) -> dict:
             "scores": history.scores[:20]}
 
 
+def _plural_count(value: Decimal | None) -> int:
+    """The whole number that picks the plural form of a decimal quantity (gettext wants one):
+    itself when whole (1 person-week, 3 person-weeks); for a fraction, 0 below 1 and the next
+    whole number above, so English says “0.5 person-weeks”, “1.5 person-weeks” and French
+    “0,5 semaine-personne”."""
+    if value is None:
+        return 0
+    whole = math.floor(value)
+    if value == whole:
+        return int(whole)
+    return 0 if value < 1 else int(math.ceil(value))
+
+
 def _context(request: HttpRequest, feature: Feature) -> dict:
     member = request.member
     insights = selectors.feature_insights(member=member, feature=feature)
@@ -160,6 +176,7 @@ def _context(request: HttpRequest, feature: Feature) -> dict:
         "can_change": policy.can(member, MODULE, Action.CHANGE),
         "can_delete": policy.can(member, MODULE, Action.DELETE),
         "can_create": can_link,
+        "effort_count": _plural_count(feature.effort),
     }
     if can_link and policy.can(member, "feedback", Action.VIEW):
         context["themes"] = triage_selectors.theme_choices(member=member)

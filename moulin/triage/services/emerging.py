@@ -25,6 +25,7 @@ from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moulin.accounts.audit import CLI, Origin, audit_record
 from moulin.accounts.models import Member
@@ -204,10 +205,18 @@ def cluster_job_run(*, job: TriageJob) -> TriageJob:
             status=JobStatus.DONE, finished_at=timezone.now(),
             progress_done=max(len(candidates.ids), 1),
             progress_total=max(len(candidates.ids), 1),
-            message=_("%(clusters)d emerging themes found among %(items)d items.")
-            % {"clusters": created, "items": len(candidates.ids)})
+            message=_found_message(created, len(candidates.ids)))
     job.refresh_from_db()
     return job
+
+
+def _found_message(clusters: int, items: int) -> str:
+    """“3 emerging themes found. 120 items were analysed.”: two sentences, one count each."""
+    return " ".join([
+        ngettext("%(n)d emerging theme found.", "%(n)d emerging themes found.",
+                 clusters) % {"n": clusters},
+        ngettext("%(n)d item was analysed.", "%(n)d items were analysed.", items) % {"n": items},
+    ])
 
 
 @transaction.atomic

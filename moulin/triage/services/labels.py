@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moulin.accounts.models import Member
 from moulin.core.errors import DomainError
@@ -93,7 +94,9 @@ def suggestion_accept(*, actor: Member, feedback: Feedback, rank: int = 1) -> Fe
         if not suggestions:
             raise DomainError(_("There is no suggestion for this item: choose a theme."),
                               field="rank")
-        raise DomainError(_("There are only %d suggestions for this item.") % len(suggestions),
+        raise DomainError(ngettext("There is only %(n)d suggestion for this item.",
+                                   "There are only %(n)d suggestions for this item.",
+                                   len(suggestions)) % {"n": len(suggestions)},
                           field="rank")
     chosen = suggestions[rank - 1]
     theme = Theme.objects.filter(organisation_id=actor.organisation_id,

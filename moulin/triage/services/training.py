@@ -23,6 +23,7 @@ from django.db.models import F, Max
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member, Organisation
@@ -261,9 +262,12 @@ def model_train(*, version_id: int, refresh: bool = True) -> ModelVersion | None
             "report": _json_safe(getattr(classifier, "training_report", {}) or {}),
         })
         if not evaluate_first:
-            metrics["note"] = _("Not enough labelled feedback to measure accuracy yet (%d "
-                                "labels; at least %d per theme on 2 themes are needed).") % (
-                len(labels), 3)
+            metrics["note"] = ngettext(
+                "Not enough labelled feedback to measure accuracy yet (%(labels)d label; at "
+                "least %(minimum)d per theme on 2 themes are needed).",
+                "Not enough labelled feedback to measure accuracy yet (%(labels)d labels; at "
+                "least %(minimum)d per theme on 2 themes are needed).",
+                len(labels)) % {"labels": len(labels), "minimum": 3}
         artefact = classifier.to_bytes()
     except Exception as error:
         logger.exception("triage training of version %s failed", version_id)

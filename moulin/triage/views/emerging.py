@@ -115,8 +115,9 @@ def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
                 status=422)
         messages.error(request, error.message)
         return redirect("triage:emerging")
-    message = _("Theme “%(name)s” created with %(count)d items.") % {
-        "name": theme.name, "count": cluster.size}
+    message = ngettext("Theme “%(name)s” created with %(count)d item.",
+                       "Theme “%(name)s” created with %(count)d items.",
+                       cluster.size) % {"name": theme.name, "count": cluster.size}
     if request.htmx:
         cluster.refresh_from_db()
         return render(request, "triage/_emerging_done.html",

@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member
+from moulin.core import parsing
 from moulin.core.errors import Conflict, DomainError
 from moulin.feedback.services import MAX_BATCH, feedback_bulk_upsert
 from moulin.integrations import email as inbound_email
@@ -65,7 +66,7 @@ def max_body_bytes(vendor: str) -> int:
 # --- Configuration ------------------------------------------------------------------------------
 
 def _check_name(organisation_id: int, name: str, exclude_pk: int | None = None) -> str:
-    name = name.strip()
+    name = parsing.clean_text(name)
     if not name:
         raise DomainError(_("Give the integration a name."), field="name")
     taken = Integration.objects.filter(organisation_id=organisation_id, name__iexact=name)

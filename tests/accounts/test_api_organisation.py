@@ -106,6 +106,16 @@ def test_admin_creates_a_department(api_client, admin):
     assert "Legal" in [d["name"] for d in listed]
 
 
+def test_nul_characters_are_dropped_from_names_not_a_server_error(api_client, admin):
+    # PostgreSQL refuses NUL in text columns: the services drop it, as intake does.
+    api = api_client(admin)
+    department = api.post("/api/v1/departments", {"name": "Le\x00gal", "description": "a\x00b"})
+    assert department.status_code == 201
+    assert (department.json()["name"], department.json()["description"]) == ("Legal", "ab")
+    squad = api.post("/api/v1/squads", {"name": "Pay\x00ments", "mission": "x\x00"})
+    assert squad.status_code == 201 and squad.json()["name"] == "Payments"
+
+
 def test_admin_creates_a_squad_with_a_lead(api_client, admin, pm):
     response = api_client(admin).post("/api/v1/squads",
                                       {"name": "Payments", "mission": "Get paid",

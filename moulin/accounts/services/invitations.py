@@ -26,7 +26,7 @@ from moulin.accounts.models import (
     hash_secret,
 )
 from moulin.accounts.services.organisation import member_create
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.errors import Conflict, DomainError
 
 # --- Invitations --------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def invitation_accept(*, invitation: Invitation, full_name: str, password: str,
     if invitation.status != "pending":
         raise Conflict(_("This invitation link has expired or was already used. Ask your "
                          "administrator for a new one."))
-    full_name = full_name.strip()
+    full_name = parsing.clean_text(full_name)
     if not full_name:
         raise DomainError(_("Tell us your name."), field="full_name")
     try:

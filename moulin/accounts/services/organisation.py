@@ -19,7 +19,7 @@ from moulin.accounts.models import (
     Squad,
     User,
 )
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.errors import Conflict, DomainError
 
 # The departments a new organisation starts with (key, English name, French name).
@@ -155,7 +155,7 @@ def member_set_active(*, actor: Member, origin: Origin, member: Member, active: 
 def department_create(*, actor: Member, origin: Origin, name: str,
                       description: str = "") -> Department:
     """Add a department; it starts with the 'custom' default permissions."""
-    name = name.strip()
+    name, description = parsing.clean_text(name), parsing.clean_text(description)
     if not name:
         raise DomainError(_("Give the department a name."), field="name")
     organisation = actor.organisation
@@ -176,7 +176,7 @@ def department_create(*, actor: Member, origin: Origin, name: str,
 def department_update(*, actor: Member, origin: Origin, department: Department, name: str,
                       description: str) -> Department:
     """Rename or describe a department (its permissions follow it)."""
-    name = name.strip()
+    name, description = parsing.clean_text(name), parsing.clean_text(description)
     if not name:
         raise DomainError(_("Give the department a name."), field="name")
     if Department.objects.filter(organisation_id=actor.organisation_id,
@@ -209,7 +209,7 @@ def department_delete(*, actor: Member, origin: Origin, department: Department) 
 def squad_save(*, actor: Member, origin: Origin, squad: Squad | None, name: str, mission: str,
                lead: Member | None) -> Squad:
     """Create or update a squad."""
-    name = name.strip()
+    name, mission = parsing.clean_text(name), parsing.clean_text(mission)
     if not name:
         raise DomainError(_("Give the squad a name."), field="name")
     clash = Squad.objects.filter(organisation_id=actor.organisation_id, name__iexact=name)

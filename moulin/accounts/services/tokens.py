@@ -14,7 +14,7 @@ from moulin.accounts.models import (
     Member,
     hash_secret,
 )
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
 
 # --- API tokens --------------------------------------------------------------------------------
@@ -22,7 +22,7 @@ from moulin.core.errors import DomainError
 def api_token_create(*, actor: Member, origin: Origin, name: str, scope: str,
                      expires_in_days: int | None = None) -> tuple[ApiToken, str]:
     """Create a personal token; returns the token row and the secret (shown once)."""
-    name = name.strip()
+    name = parsing.clean_text(name)
     if not name:
         raise DomainError(_("Name the token after what will use it."), field="name")
     if scope not in (ApiToken.READ, ApiToken.WRITE):

@@ -59,6 +59,7 @@ OPEN_OUTCOMES = (Outcome.UNKNOWN, Outcome.SUGGESTED, Outcome.PENDING)
 # that theme as their top suggestion (items below the auto-apply threshold are candidates too,
 # so a group can be a known theme the model was not sure enough about).
 EXISTING_THEME_SHARE = 0.5
+OVERLAP_MIN_CONFIDENCE = 0.5
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
@@ -340,16 +341,20 @@ class ThemeOverlap:
 
 
 def cluster_theme_overlap(*, cluster: EmergingCluster) -> ThemeOverlap | None:
-    """The existing theme that is the top suggestion of at least half of the cluster's items
-    (None when there is none): such a group is a known theme, not a new one."""
+    """The existing theme that is the confident top suggestion (≥ 0.5) of at least half of the
+    cluster's items (None when there is none): such a group is a known theme, not a new one."""
     from moulin.triage.services.taxonomy import theme_resolve
 
+    # Only items the model suggested a theme for, with some confidence: an "unknown" item's
+    # ranked list, or a cold-start model's weak guess, says nothing about the group.
     suggestions = FeedbackAnalysis.objects.filter(
-        feedback__in=cluster.items.all()).values_list("suggestions", flat=True)
+        feedback__in=cluster.items.all(), outcome=Outcome.SUGGESTED).values_list(
+        "suggestions", flat=True)
     size = cluster.items.count()
     tops = Counter(entry[0]["theme"] for entry in suggestions
                    if isinstance(entry, list) and entry and isinstance(entry[0], dict)
-                   and isinstance(entry[0].get("theme"), int))
+                   and isinstance(entry[0].get("theme"), int)
+                   and float(entry[0].get("confidence") or 0) >= OVERLAP_MIN_CONFIDENCE)
     if not tops or not size:
         return None
     theme_id, count = tops.most_common(1)[0]

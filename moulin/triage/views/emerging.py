@@ -91,6 +91,33 @@ def emerging_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _refused(request: HttpRequest, cluster: EmergingCluster, errors: dict,
+             name: str | None = None) -> HttpResponse:
+    """The card again with the error beside the field (htmx), or a message on the page."""
+    if request.htmx:
+        card = _card(cluster)
+        card["errors"] = errors
+        if name is not None:
+            card["name"] = name
+        return render(request, "triage/_emerging_card.html", {
+            "card": card, "can_change": True,
+            "product_areas": feedback_selectors.product_area_list(member=request.member)},
+            status=422)
+    messages.error(request, next(iter(errors.values())))
+    return redirect("triage:emerging")
+
+
+def _done(request: HttpRequest, cluster: EmergingCluster, message: str,
+          theme=None) -> HttpResponse:
+    """The card replaced by its outcome (htmx), or the page with a message."""
+    if request.htmx:
+        cluster.refresh_from_db()
+        return render(request, "triage/_emerging_done.html",
+                      {"cluster": cluster, "theme": theme, "message": message})
+    messages.success(request, message)
+    return redirect("triage:emerging")
+
+
 @policy.requires(MODULE, Action.CHANGE)
 @require_POST
 def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
@@ -106,24 +133,11 @@ def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
             product_area_id=parsing.parse_id(request.POST.get("product_area")),
             origin=Origin.from_request(request))
     except DomainError as error:
-        card = _card(cluster)
-        card.update({"name": name, "errors": {error.field or "name_en": error.message}})
-        if request.htmx:
-            return render(request, "triage/_emerging_card.html", {
-                "card": card, "can_change": True,
-                "product_areas": feedback_selectors.product_area_list(member=member)},
-                status=422)
-        messages.error(request, error.message)
-        return redirect("triage:emerging")
+        return _refused(request, cluster, {error.field or "name_en": error.message}, name=name)
     message = ngettext("Theme “%(name)s” created with %(count)d item.",
                        "Theme “%(name)s” created with %(count)d items.",
                        cluster.size) % {"name": theme.name, "count": cluster.size}
-    if request.htmx:
-        cluster.refresh_from_db()
-        return render(request, "triage/_emerging_done.html",
-                      {"cluster": cluster, "theme": theme, "message": message})
-    messages.success(request, message)
-    return redirect("triage:emerging")
+    return _done(request, cluster, message, theme)
 
 
 @policy.requires(MODULE, Action.CHANGE)
@@ -137,24 +151,11 @@ def emerging_assign(request: HttpRequest, pk: int) -> HttpResponse:
             actor=member, cluster=cluster, theme_id=parsing.parse_id(request.POST.get("theme")),
             origin=Origin.from_request(request))
     except DomainError as error:
-        if request.htmx:
-            card = _card(cluster)
-            card["errors"] = {error.field or "theme": error.message}
-            return render(request, "triage/_emerging_card.html", {
-                "card": card, "can_change": True,
-                "product_areas": feedback_selectors.product_area_list(member=member)},
-                status=422)
-        messages.error(request, error.message)
-        return redirect("triage:emerging")
+        return _refused(request, cluster, {error.field or "theme": error.message})
     message = ngettext("%(count)d item added to the theme “%(name)s”.",
                        "%(count)d items added to the theme “%(name)s”.",
                        cluster.size) % {"count": cluster.size, "name": theme.name}
-    if request.htmx:
-        cluster.refresh_from_db()
-        return render(request, "triage/_emerging_done.html",
-                      {"cluster": cluster, "theme": theme, "message": message})
-    messages.success(request, message)
-    return redirect("triage:emerging")
+    return _done(request, cluster, message, theme)
 
 
 @policy.requires(MODULE, Action.CHANGE)
@@ -169,10 +170,4 @@ def emerging_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("triage:emerging")
-    message = _("Dismissed “%(label)s”.") % {"label": cluster.label}
-    if request.htmx:
-        cluster.refresh_from_db()
-        return render(request, "triage/_emerging_done.html",
-                      {"cluster": cluster, "theme": None, "message": message})
-    messages.success(request, message)
-    return redirect("triage:emerging")
+    return _done(request, cluster, _("Dismissed “%(label)s”.") % {"label": cluster.label})

@@ -63,19 +63,18 @@ def comparable(text: str) -> bool:
 
 
 def _neighbours(organisation_id: int, vector: np.ndarray | None, k: int,
-                exclude: list[int]) -> dict[int, float]:
+                exclude: list[int], similar: float) -> dict[int, float]:
     if vector is None:
         return {}
     index = vector_store.organisation_index(organisation_id)
     if index.dim is not None and vector.size != index.dim:
         return {}
-    _near, similar = similarity_levels(vector_store.embedder_name(organisation_id))
     found = index.search(vector[None, :], k=k, exclude=exclude, min_similarity=similar)[0]
     return dict(found)
 
 
 def _rank(*, member: Member, scores: dict[int, float], exact_ids: set[int],
-          customer_id: int | None, limit: int) -> list[SimilarItem]:
+          customer_id: int | None, limit: int, near: float) -> list[SimilarItem]:
     """Load the candidates the member may see (merged ones left out), same customer first."""
     for pk in exact_ids:
         scores[pk] = max(scores.get(pk, 0.0), 1.0)
@@ -84,7 +83,6 @@ def _rank(*, member: Member, scores: dict[int, float], exact_ids: set[int],
     rows = (policy.scope(Feedback.objects.all(), member, MODULE)
             .filter(pk__in=list(scores), merged_into__isnull=True)
             .select_related("customer", "contact"))
-    near, _similar = similarity_levels(vector_store.embedder_name(member.organisation_id))
     items = [SimilarItem(feedback=row, similarity=min(scores[row.pk], 1.0),
                          exact=row.pk in exact_ids,
                          same_customer=customer_id is not None and row.customer_id == customer_id,
@@ -120,12 +118,13 @@ def feedback_similar(*, member: Member, feedback: Feedback, limit: int = 8) -> l
         vector = vector_store.embed_texts(feedback.organisation_id, [feedback.text])[0]
     merged_here = list(feedback.merged_duplicates.values_list("pk", flat=True))
     exclude = [feedback.pk, *merged_here]
-    scores = _neighbours(feedback.organisation_id, vector, limit * _OVERFETCH, exclude)
+    near, similar = similarity_levels(embedder)
+    scores = _neighbours(feedback.organisation_id, vector, limit * _OVERFETCH, exclude, similar)
     exact_ids = set()
     if comparable(feedback.text):
         exact_ids = _exact_duplicates(feedback.organisation_id, text_key, exclude, limit)
     return _rank(member=member, scores=scores, exact_ids=exact_ids,
-                 customer_id=feedback.customer_id, limit=limit)
+                 customer_id=feedback.customer_id, limit=limit, near=near)
 
 
 def text_similar(*, member: Member, text: str, customer_id: int | None = None,
@@ -136,10 +135,11 @@ def text_similar(*, member: Member, text: str, customer_id: int | None = None,
         return []
     organisation_id = member.organisation_id
     vector = vector_store.embed_texts(organisation_id, [text])[0]
-    scores = _neighbours(organisation_id, vector, limit * _OVERFETCH, [])
+    near, similar = similarity_levels(vector_store.embedder_name(organisation_id))
+    scores = _neighbours(organisation_id, vector, limit * _OVERFETCH, [], similar)
     exact_ids = _exact_duplicates(organisation_id, exact_duplicate_key(text), [], limit)
     return _rank(member=member, scores=scores, exact_ids=exact_ids, customer_id=customer_id,
-                 limit=limit)
+                 limit=limit, near=near)
 
 
 @dataclass

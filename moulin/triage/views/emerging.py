@@ -22,7 +22,11 @@ MODULE = "feedback"
 ITEMS_SHOWN = 50
 
 
-def _card(cluster: EmergingCluster) -> dict:
+def _card(cluster: EmergingCluster, overlaps: dict | None = None) -> dict:
+    """What a cluster's card shows; ``overlaps`` (cluster id → ThemeOverlap) when the caller
+    computed them for every card at once."""
+    if overlaps is None and cluster.state == EmergingCluster.State.OPEN:
+        overlaps = emerging.cluster_theme_overlaps(clusters=[cluster])
     return {"cluster": cluster,
             "representatives": emerging.cluster_representatives(cluster=cluster),
             "items": list(cluster.items.select_related("customer")
@@ -30,8 +34,7 @@ def _card(cluster: EmergingCluster) -> dict:
             "trend_max": max([w.get("count", 0) for w in cluster.weekly_counts
                               if isinstance(w, dict)] or [0]),
             "name": cluster.label, "errors": {},
-            "overlap": (emerging.cluster_theme_overlap(cluster=cluster)
-                        if cluster.state == EmergingCluster.State.OPEN else None)}
+            "overlap": (overlaps or {}).get(cluster.pk)}
 
 
 def _job_context(job: TriageJob | None) -> dict:
@@ -51,10 +54,11 @@ def emerging_list(request: HttpRequest) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "HEAD"])
     member = request.member
     clusters = list(emerging.cluster_list(member=member))
+    overlaps = emerging.cluster_theme_overlaps(clusters=clusters)
     converted = list(emerging.cluster_list(member=member,
                                            state=EmergingCluster.State.CONVERTED)[:10])
     return render(request, "triage/emerging.html", {
-        "cards": [_card(c) for c in clusters], "converted": converted,
+        "cards": [_card(c, overlaps) for c in clusters], "converted": converted,
         "can_change": policy.can(member, MODULE, Action.CHANGE),
         "product_areas": feedback_selectors.product_area_list(member=member),
         **_job_context(emerging.cluster_job_latest(member=member)),

@@ -289,3 +289,25 @@ def test_item_without_analysis_is_embedded_on_the_fly(organisation, cs_contribut
     FeedbackAnalysis.objects.filter(feedback=fresh).delete()  # not analysed yet
     found = duplicates.feedback_similar(member=pm, feedback=Feedback.objects.get(pk=fresh.pk))
     assert export_feedback["paraphrase"].pk in {s.feedback.pk for s in found}
+
+
+def test_erasing_a_contact_re_analyses_the_verbatims_that_named_them(
+        organisation, cs_contributor, admin, django_capture_on_commit_callbacks):
+    from moulin.accounts.audit import CLI
+    from moulin.customers.models import Contact
+    from moulin.feedback.services import contact_erase
+
+    item = make_feedback(organisation, cs_contributor,
+                         "Marie Dupont says the PDF export times out on big workspaces.")
+    analyse(item)
+    before = FeedbackAnalysis.objects.get(feedback=item)
+    contact = Contact.objects.create(organisation=organisation, name="Marie Dupont",
+                                     email="marie.dupont@initech.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_erase(actor=admin, origin=CLI, contact=contact)
+    item.refresh_from_db()
+    assert "Marie" not in item.text
+    after = FeedbackAnalysis.objects.get(feedback=item)
+    # the stored vector and duplicate key now describe the erased text, not the name
+    assert after.text_key != before.text_key
+    assert bytes(after.vector) != bytes(before.vector)

@@ -10,6 +10,7 @@ from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member
 from moulin.core.errors import DomainError
 from moulin.customers.models import Contact
+from moulin.feedback import hooks
 from moulin.feedback.models import (
     Feedback,
     FeedbackEvent,
@@ -39,6 +40,8 @@ def feedback_scrub_personal_data(*, contact: Contact, needles: list[str],
     FeedbackEvent.objects.bulk_create([FeedbackEvent(feedback=row, kind="erased",
                                                      changes={"personal_data": "removed"})
                                        for row in changed])
+    # The layers above (triage: embedding, duplicate key, suggestions) must forget the old text.
+    hooks.feedback_saved(organisation_id=contact.organisation_id, ids=[row.pk for row in changed])
     return len(changed)
 
 

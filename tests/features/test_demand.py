@@ -185,3 +185,17 @@ def _tech_member(organisation):
     from tests.builders import make_member
 
     return make_member(organisation, role=Role.CONTRIBUTOR, department_key="tech")
+
+
+def test_editing_a_feature_opened_before_a_link_keeps_the_new_demand(pm, organisation):
+    # A PM opens the feature, a colleague links feedback meanwhile, the PM saves a new title:
+    # the demand the link brought must survive the save.
+    feature = make_feature(pm, "Scheduled exports")
+    opened = fresh(feature)
+    link(pm, feature, make_feedback(organisation, "Need scheduled exports",
+                                    customer=make_customer(organisation, "Initech",
+                                                           arr=Decimal("120000"))))
+    services.feature_update(actor=pm, feature=opened, title="Scheduled CSV exports")
+    feature = fresh(feature)
+    assert feature.title == "Scheduled CSV exports"
+    assert (feature.feedback_count, feature.arr_total) == (1, Decimal("120000.00"))

@@ -150,7 +150,9 @@ def feature_update(*, actor: Member, feature: Feature, **changes: object) -> Fea
     if not diff:
         return None
     with transaction.atomic():
-        feature.save()
+        # Only what changed: demand and score columns are kept current by triggers and
+        # recomputes meanwhile, and this instance may hold older values of them.
+        feature.save(update_fields=[*diff, "updated_at"])
         kind = "status" if set(diff) == {"status"} else "updated"
         event = FeatureEvent.objects.create(feature=feature, actor=actor, kind=kind,
                                             changes=diff)

@@ -29,7 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.triage_clustering import DATA, embed, load
-from moulin.triage.engine.index import NEAR_DUPLICATE, SIMILAR, NeighbourIndex
+from moulin.triage.engine.embedders import similarity_levels
+from moulin.triage.engine.index import NeighbourIndex
 
 PARAPHRASES = [
     ("The CSV export button does nothing when I click it",
@@ -166,8 +167,7 @@ def thresholds(texts, labels, vectors, encoder=None) -> None:
     precise = [t for t in levels if (pair_sims[same] >= t).sum() / max(
         1, (pair_sims >= t).sum()) >= 0.948]
     spare = [t for t in levels if (pair_sims[~same] >= t).mean() <= 0.013]
-    near = getattr(encoder, "near_duplicate", NEAR_DUPLICATE)
-    similar = getattr(encoder, "similar", SIMILAR)
+    near, similar = similarity_levels(encoder.name)
     print(f"rule levels for {encoder.name}: near_duplicate {precise[0] if precise else '-'}, "
           f"similar {spare[0] if spare else '-'}")
     print(f"{encoder.name} uses near_duplicate={near} "
@@ -190,8 +190,8 @@ def main() -> None:
     if args.thresholds_only or args.embedder != "usem3":
         from moulin.triage.engine.embedders import get_embedder
 
-        encoder = get_embedder(args.embedder)
-        thresholds(texts, (gold, splits), encoder.encode(texts), encoder)
+        thresholds(texts, (gold, splits), embed(texts, args.cache, args.embedder),
+                   get_embedder(args.embedder))
         return
     vectors = embed(texts, args.cache)
     speed(vectors, args.size, args.queries)

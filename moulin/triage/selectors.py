@@ -126,11 +126,10 @@ def feedback_triage(*, member: Member, feedback: Feedback,
     if themes is None:
         themes = themes_by_id(organisation_id=feedback.organisation_id)
     if analysis is False:
-        analysis = FeedbackAnalysis.objects.filter(feedback=feedback).first()
+        analysis = FeedbackAnalysis.objects.filter(feedback=feedback).defer("vector").first()
     if links is None:
         links = list(FeedbackTheme.objects.filter(feedback=feedback).order_by("created_at"))
     applied = [(link, themes[link.theme_id]) for link in links if link.theme_id in themes]
-    applied_ids = {theme.pk for _link, theme in applied}
     suggestions = []
     for entry in (analysis.suggestions if analysis and isinstance(analysis.suggestions, list)
                   else []):
@@ -143,29 +142,8 @@ def feedback_triage(*, member: Member, feedback: Feedback,
             continue
         suggestions.append(Suggestion(rank=len(suggestions) + 1, theme=theme,
                                       confidence=float(entry.get("confidence") or 0)))
-    triage = FeedbackTriage(feedback=feedback, analysis=analysis, suggestions=suggestions,
-                            applied=applied)
-    triage.applied_ids = applied_ids  # type: ignore[attr-defined]
-    return triage
-
-
-def feedback_triage_many(*, member: Member, items: list[Feedback]) -> dict[int, FeedbackTriage]:
-    """The triage of a page of items in three queries."""
-    if not items or not policy.can(member, MODULE, Action.VIEW):
-        return {}
-    themes = themes_by_id(organisation_id=member.organisation_id)
-    ids = [item.pk for item in items]
-    analyses = {a.feedback_id: a for a in FeedbackAnalysis.objects.filter(
-        feedback_id__in=ids, organisation_id=member.organisation_id).defer("vector")}
-    links: dict[int, list[FeedbackTheme]] = {}
-    for link in FeedbackTheme.objects.filter(feedback_id__in=ids,
-                                             organisation_id=member.organisation_id
-                                             ).order_by("created_at"):
-        links.setdefault(link.feedback_id, []).append(link)
-    return {item.pk: feedback_triage(member=member, feedback=item, themes=themes,
-                                     analysis=analyses.get(item.pk),
-                                     links=links.get(item.pk, []))
-            for item in items}
+    return FeedbackTriage(feedback=feedback, analysis=analysis, suggestions=suggestions,
+                          applied=applied)
 
 
 def model_version_list(*, member: Member) -> QuerySet[ModelVersion]:

@@ -20,9 +20,10 @@ from moulin.accounts.models import Member
 from moulin.core import policy
 from moulin.core.policy import Action
 from moulin.customers.models import Contact, Customer, Lifecycle, Segment
-from moulin.features.models import CurrencyRate, Feature, FeedbackLink
+from moulin.features.models import Feature, FeedbackLink
 from moulin.features.selectors.board import board_position
 from moulin.features.selectors.features import IMPORTANCE_ORDER
+from moulin.features.services.demand import currency_rates
 from moulin.feedback.models import Feedback
 
 AT_RISK_HEALTH = 40  # same rule as services.demand (kept here: selectors never import services)
@@ -36,13 +37,6 @@ def demand_items(feature: Feature) -> QuerySet[Feedback]:
     linked = FeedbackLink.objects.filter(feature=feature).values("feedback_id")
     return Feedback.objects.filter(organisation_id=feature.organisation_id).filter(
         Q(pk__in=linked) | Q(merged_into_id__in=linked))
-
-
-def _rates(feature: Feature) -> dict[str, Decimal]:
-    rates = dict(CurrencyRate.objects.filter(organisation_id=feature.organisation_id)
-                 .values_list("currency", "rate"))
-    rates[feature.organisation.currency] = Decimal(1)
-    return rates
 
 
 @dataclass
@@ -118,7 +112,7 @@ def feature_insights(*, member: Member, feature: Feature, now: datetime | None =
     today = timezone.localdate(now)
     see_customers = policy.can(member, "customers", Action.VIEW)
     see_feedback = policy.can(member, "feedback", Action.VIEW)
-    rates = _rates(feature)
+    rates = currency_rates(feature.organisation_id)
     items = demand_items(feature)
     customers = Customer.objects.filter(
         organisation_id=feature.organisation_id,

@@ -34,15 +34,12 @@ from moulin.features.services.links import (
     feature_link_set_importance,
     feature_link_theme,
     feature_unlink_feedback,
-    link_feedback,
-    unlink_feedback,
 )
 from moulin.features.services.ranking import (
     MAX_PINNED,
     board_order_ids,
     feature_move,
     feature_rank_clear,
-    move_feature,
 )
 
 __all__ = [
@@ -53,5 +50,5 @@ __all__ = [
     "feature_link_set_importance", "feature_link_theme", "feature_move", "feature_rank_clear",
     "feature_score_with", "feature_unlink_feedback", "feature_update", "framework_check",
     "framework_create", "framework_delete", "framework_set_standard", "framework_standard",
-    "framework_update", "link_feedback", "move_feature", "scores_recompute", "unlink_feedback",
+    "framework_update", "scores_recompute",
 ]

@@ -180,7 +180,3 @@ def _refresh(feature: Feature) -> None:
 
     demand_recompute(organisation_id=feature.organisation_id, feature_ids=[feature.pk])
 
-
-# The names the issue uses, kept as aliases.
-link_feedback = feature_link_feedback
-unlink_feedback = feature_unlink_feedback

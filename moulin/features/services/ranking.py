@@ -112,6 +112,3 @@ def feature_rank_clear(*, actor: Member, feature: Feature, reason: str = "") -> 
     feature.refresh_from_db(fields=["manual_rank"])
     return event
 
-
-# The names the issue uses, kept as aliases.
-move_feature = feature_move

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from moulin.core import policy
 from moulin.core.policy import Action
 from moulin.features import selectors, services
+from moulin.features.models import Feature
 
 MODULE = "features"
 
@@ -45,5 +46,5 @@ def feature_why(request: HttpRequest, pk: int) -> HttpResponse:
         "contributions": contributions(why.breakdown, selectors.driver_maxima(member=member)),
         "currency": why.insights.currency,
         "share_url": request.build_absolute_uri(),
-        "total": len(services.board_order_ids(member.organisation_id)),
+        "total": Feature.objects.filter(organisation_id=member.organisation_id).count(),
     })

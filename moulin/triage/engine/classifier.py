@@ -5,9 +5,9 @@ One linear model (LinearSVC) reads three blocks of features side by side:
   vocabulary ("CSV export", "lettrage") that a sentence embedding blurs;
 - the sentence embedding (the caller usually has it already: one vector per stored item),
   weighted ×2 so meaning counts as much as wording when few examples are labelled (with 10
-  examples per class word features over-fit; on validation splits ×2 was best or level); above
-  3,000 texts as its 128 first principal components (centred), which halves the solver's work
-  at the same validation accuracy (BANKING77 80/20: 91.44 % vs 91.34 % with all 512);
+  examples per class word features over-fit; on validation splits ×2 was best or level); it can
+  enter as its first principal components above 3,000 texts (`EMBEDDING_COMPONENTS`, measured
+  and left off: same validation accuracy, and retraining is fast enough without it);
 - for small training sets only (≤ 3,000 texts), a Nyström approximation of an RBF kernel on the
   embedding: a non-linear view that helps few-shot learning and costs too much time at 10,000.
 Every setting here was chosen on validation splits carved from training data (BANKING77 train,
@@ -510,7 +510,7 @@ class ThemeClassifier:
                 kernel = _Kernel(arrays["kernel_landmarks"], arrays["kernel_normalisation"],
                                  spec["kernel_gamma"])
             projection = None
-            if "projection_mean" in arrays:  # files written before 2026-11-26 have none
+            if "projection_mean" in arrays:  # only with EMBEDDING_COMPONENTS set
                 projection = _Projection(arrays["projection_mean"],
                                          arrays["projection_components"])
             features = _Features(word, char, kernel, spec["embedding_weight"], projection)

@@ -33,18 +33,20 @@ def _theme_names(feedback: Feedback) -> list[str]:
 
 
 def _analysis(feedback: Feedback) -> FeedbackAnalysis | None:
-    analysis = FeedbackAnalysis.objects.filter(feedback=feedback).first()
+    analysis = FeedbackAnalysis.objects.filter(feedback=feedback).defer("vector").first()
     if analysis is None:  # not analysed yet (queued): do it now, it takes milliseconds
         feedback_analyse(organisation_id=feedback.organisation_id, ids=[feedback.pk])
-        analysis = FeedbackAnalysis.objects.filter(feedback=feedback).first()
+        analysis = FeedbackAnalysis.objects.filter(feedback=feedback).defer("vector").first()
     return analysis
 
 
-def _reviewed(actor: Member, feedback: Feedback, outcome: str) -> None:
+def _reviewed(actor: Member, feedback: Feedback, outcome: str, *, decided: bool = True) -> None:
+    """Set the item's outcome; ``decided`` False puts it back to review (no reviewer)."""
     analysis = _analysis(feedback)
     if analysis is not None:
         FeedbackAnalysis.objects.filter(pk=analysis.pk).update(
-            outcome=outcome, reviewed_at=timezone.now(), reviewed_by=actor)
+            outcome=outcome, reviewed_at=timezone.now() if decided else None,
+            reviewed_by=actor if decided else None)
 
 
 def _history(actor: Member, feedback: Feedback, before: list[str], after: list[str],
@@ -116,10 +118,9 @@ def feedback_theme_remove(*, actor: Member, feedback: Feedback, theme: Theme) ->
         removed, _detail = FeedbackTheme.objects.filter(feedback=feedback, theme=theme).delete()
         if removed:
             left = FeedbackTheme.objects.filter(feedback=feedback).exists()
-            _reviewed(actor, feedback, Outcome.REVIEWED if left else Outcome.SUGGESTED)
-            if not left:  # nothing decided any more: the item goes back to review
-                FeedbackAnalysis.objects.filter(feedback=feedback).update(reviewed_at=None,
-                                                                          reviewed_by=None)
+            # nothing decided any more without a theme: the item goes back to review
+            _reviewed(actor, feedback, Outcome.REVIEWED if left else Outcome.SUGGESTED,
+                      decided=left)
             _history(actor, feedback, before, _theme_names(feedback))
     return bool(removed)
 

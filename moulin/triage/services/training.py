@@ -128,11 +128,11 @@ def _labelled(organisation_id: int, themes: list[Theme], embedder_name: str
         for pk, title, text in Feedback.objects.filter(pk__in=chunk).values_list(
                 "pk", "title", "text"):
             texts[pk] = text_for_analysis(title, text)
-        for pk, name, raw in FeedbackAnalysis.objects.filter(
+        for pk, raw in FeedbackAnalysis.objects.filter(
                 feedback_id__in=chunk, embedder=embedder_name).values_list(
-                "feedback_id", "embedder", "vector"):
+                "feedback_id", "vector"):
             vector = vector_from_bytes(raw)
-            if vector is not None and name == embedder_name:
+            if vector is not None:
                 vectors[pk] = vector
     missing = [pk for pk in ids if pk in texts and pk not in vectors]
     if missing:
@@ -205,7 +205,7 @@ def _train(texts, labels, seeds, embeddings, embedder, progress):
                                      embedder=embedder, random_state=SEED, progress=progress)
 
 
-def _metrics(classifier, texts, labels, embeddings, themes: list[Theme]) -> dict:
+def _metrics(classifier, texts, labels, embeddings) -> dict:
     from moulin.triage.engine.classifier import evaluate
 
     result = evaluate(classifier, texts, labels, embeddings=embeddings)
@@ -250,7 +250,7 @@ def model_train(*, version_id: int, refresh: bool = True) -> ModelVersion | None
             probe = _train([texts[i] for i in train_idx], [labels[i] for i in train_idx], seeds,
                            matrix[pick], embedder, progress.callback(100))
             metrics = _metrics(probe, [texts[i] for i in test_idx],
-                               [labels[i] for i in test_idx], matrix[held], themes)
+                               [labels[i] for i in test_idx], matrix[held])
         classifier = _train(texts, labels, seeds, matrix, embedder, progress.callback(100))
         progress.step(progress.total, force=True)
         counts = Counter(labels)

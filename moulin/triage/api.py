@@ -307,7 +307,6 @@ def get_model_version(request: HttpRequest, version_id: ObjectId):
 def activate_model_version(request: HttpRequest, version_id: ObjectId):
     version = selectors.model_version_get(member=request.member, pk=version_id,
                                           action=Action.CHANGE)
-    version = ModelVersion.objects.get(pk=version.pk)  # with its artefact
     services.model_activate(actor=request.member, origin=_origin(request), version=version)
     return selectors.model_version_get(member=request.member, pk=version.pk)
 

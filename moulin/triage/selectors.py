@@ -23,7 +23,7 @@ from moulin.triage.models import (
     TriageSettings,
 )
 from moulin.triage.services.settings import triage_settings_get
-from moulin.triage.services.taxonomy import theme_resolve
+from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 
 MODULE = "feedback"
 
@@ -75,11 +75,6 @@ def theme_choices(*, member: Member, include_archived: bool = False) -> list[The
     if not include_archived:
         qs = qs.filter(archived_at=None)
     return list(qs.select_related("product_area").order_by("name_en", "id"))
-
-
-def themes_by_id(*, organisation_id: int) -> dict[int, Theme]:
-    """Every theme of an organisation (archived and merged ones included), by id."""
-    return {t.pk: t for t in Theme.objects.filter(organisation_id=organisation_id)}
 
 
 @dataclass

@@ -91,12 +91,14 @@ def vector_from_bytes(raw: bytes | memoryview | None) -> np.ndarray | None:
     return vector if vector.size and np.isfinite(vector).all() else None
 
 
-def embed_texts(organisation_id: int, texts: list[str]) -> np.ndarray:
-    """Embed texts that have no stored analysis yet (the intake text being typed)."""
+def embed_texts(organisation_id: int, texts: list[str], embedder: str | None = None
+                ) -> np.ndarray:
+    """Embed texts that have no stored analysis yet (the intake text being typed);
+    ``embedder`` when the caller has already read the organisation's."""
     from moulin.triage.engine.embedders import get_embedder  # loads the model on first use
 
     clipped = [text[:MAX_EMBEDDED_CHARACTERS] for text in texts]
-    return np.asarray(get_embedder(embedder_name(organisation_id)).encode(clipped),
+    return np.asarray(get_embedder(embedder or embedder_name(organisation_id)).encode(clipped),
                       dtype=np.float32)
 
 
@@ -129,9 +131,10 @@ def _build(organisation_id: int, embedder: str) -> _CachedIndex:
                         counted_at=time.monotonic())
 
 
-def organisation_index(organisation_id: int) -> NeighbourIndex:
-    """The organisation's index, brought up to date with the analyses stored since last time."""
-    embedder = embedder_name(organisation_id)
+def organisation_index(organisation_id: int, embedder: str | None = None) -> NeighbourIndex:
+    """The organisation's index, brought up to date with the analyses stored since last time;
+    ``embedder`` when the caller has already read the organisation's."""
+    embedder = embedder or embedder_name(organisation_id)
     with _lock_for(organisation_id):
         cached = _INDEXES.get(organisation_id)
         if cached is None or cached.embedder != embedder:

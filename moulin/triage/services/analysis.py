@@ -36,7 +36,7 @@ from moulin.triage.models import (
     TriageSettings,
 )
 from moulin.triage.services.settings import triage_settings_get
-from moulin.triage.services.taxonomy import theme_resolve
+from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 from moulin.triage.vector_store import MAX_EMBEDDED_CHARACTERS, vector_from_bytes
 
 logger = logging.getLogger(__name__)
@@ -76,10 +76,7 @@ def classifier_for(version: ModelVersion):
     if cached is not None:
         _CLASSIFIERS.move_to_end(key)
         return cached
-    artefact = version.artefact
-    if artefact is None:
-        artefact = ModelVersion.objects.values_list("artefact", flat=True).get(pk=version.pk)
-    classifier = ThemeClassifier.from_bytes(bytes(artefact))
+    classifier = ThemeClassifier.from_bytes(bytes(version.artefact))  # loads it when deferred
     _CLASSIFIERS[key] = classifier
     while len(_CLASSIFIERS) > _CLASSIFIER_CACHE_SIZE:
         _CLASSIFIERS.popitem(last=False)
@@ -206,10 +203,6 @@ def _store(organisation_id: int, analyses: list[FeedbackAnalysis],
             FeedbackTheme.objects.bulk_create(create, ignore_conflicts=True)
 
 
-def _themes(organisation_id: int) -> dict[int, Theme]:
-    return {t.pk: t for t in Theme.objects.filter(organisation_id=organisation_id)}
-
-
 def feedback_analyse(*, organisation_id: int, ids: Iterable[int], force: bool = False) -> int:
     """Analyse these items (embedding, sentiment, suggestions); returns how many were.
 
@@ -225,7 +218,7 @@ def feedback_analyse(*, organisation_id: int, ids: Iterable[int], force: bool = 
     settings = triage_settings_get(organisation_id=organisation_id)
     version = active_version(organisation_id) if settings.enabled else None
     embedder_name = settings.embedder
-    themes = _themes(organisation_id)
+    themes = themes_by_id(organisation_id=organisation_id)
     done = 0
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
@@ -286,7 +279,7 @@ def analysis_refresh(*, organisation_id: int) -> int:
     rollback), from the stored embeddings; returns how many items were refreshed."""
     settings = triage_settings_get(organisation_id=organisation_id)
     version = active_version(organisation_id, cold_start=False) if settings.enabled else None
-    themes = _themes(organisation_id)
+    themes = themes_by_id(organisation_id=organisation_id)
     ids = list(FeedbackAnalysis.objects.filter(organisation_id=organisation_id,
                                                reviewed_at=None)
                .order_by("feedback_id").values_list("feedback_id", flat=True))

@@ -62,13 +62,14 @@ def comparable(text: str) -> bool:
     return sum(ch.isalnum() for ch in normalised) >= MIN_COMPARABLE_CHARACTERS
 
 
-def _neighbours(organisation_id: int, vector: np.ndarray | None, k: int,
-                exclude: list[int], similar: float) -> dict[int, float]:
+def _neighbours(organisation_id: int, embedder: str, vector: np.ndarray | None, k: int,
+                exclude: list[int]) -> dict[int, float]:
     if vector is None:
         return {}
-    index = vector_store.organisation_index(organisation_id)
+    index = vector_store.organisation_index(organisation_id, embedder)
     if index.dim is not None and vector.size != index.dim:
         return {}
+    _near, similar = similarity_levels(embedder)
     found = index.search(vector[None, :], k=k, exclude=exclude, min_similarity=similar)[0]
     return dict(found)
 
@@ -115,16 +116,17 @@ def feedback_similar(*, member: Member, feedback: Feedback, limit: int = 8) -> l
     if analysis is not None and analysis.embedder == embedder:
         vector = vector_store.vector_from_bytes(analysis.vector)
     if vector is None and comparable(feedback.text):
-        vector = vector_store.embed_texts(feedback.organisation_id, [feedback.text])[0]
+        vector = vector_store.embed_texts(feedback.organisation_id, [feedback.text], embedder)[0]
     merged_here = list(feedback.merged_duplicates.values_list("pk", flat=True))
     exclude = [feedback.pk, *merged_here]
-    near, similar = similarity_levels(embedder)
-    scores = _neighbours(feedback.organisation_id, vector, limit * _OVERFETCH, exclude, similar)
+    scores = _neighbours(feedback.organisation_id, embedder, vector, limit * _OVERFETCH,
+                         exclude)
     exact_ids = set()
     if comparable(feedback.text):
         exact_ids = _exact_duplicates(feedback.organisation_id, text_key, exclude, limit)
     return _rank(member=member, scores=scores, exact_ids=exact_ids,
-                 customer_id=feedback.customer_id, limit=limit, near=near)
+                 customer_id=feedback.customer_id, limit=limit,
+                 near=similarity_levels(embedder)[0])
 
 
 def text_similar(*, member: Member, text: str, customer_id: int | None = None,
@@ -134,12 +136,12 @@ def text_similar(*, member: Member, text: str, customer_id: int | None = None,
     if not comparable(text):
         return []
     organisation_id = member.organisation_id
-    vector = vector_store.embed_texts(organisation_id, [text])[0]
-    near, similar = similarity_levels(vector_store.embedder_name(organisation_id))
-    scores = _neighbours(organisation_id, vector, limit * _OVERFETCH, [], similar)
+    embedder = vector_store.embedder_name(organisation_id)
+    vector = vector_store.embed_texts(organisation_id, [text], embedder)[0]
+    scores = _neighbours(organisation_id, embedder, vector, limit * _OVERFETCH, [])
     exact_ids = _exact_duplicates(organisation_id, exact_duplicate_key(text), [], limit)
     return _rank(member=member, scores=scores, exact_ids=exact_ids, customer_id=customer_id,
-                 limit=limit, near=near)
+                 limit=limit, near=similarity_levels(embedder)[0])
 
 
 @dataclass

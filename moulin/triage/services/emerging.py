@@ -313,11 +313,11 @@ def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme)
 def cluster_assign(*, actor: Member, cluster: EmergingCluster, theme_id: int,
                    origin: Origin = CLI) -> Theme:
     """Not a new theme after all: give the cluster's items an existing theme of the taxonomy."""
-    from moulin.triage.services.taxonomy import theme_resolve
+    from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 
     if cluster.organisation_id != actor.organisation_id:
         raise DomainError(_("This emerging theme is not in your organisation."))
-    themes = {t.pk: t for t in Theme.objects.filter(organisation_id=actor.organisation_id)}
+    themes = themes_by_id(organisation_id=actor.organisation_id)
     theme = theme_resolve(theme_id, themes) if isinstance(theme_id, int) else None
     if theme is None or theme.archived_at is not None:
         raise DomainError(_("Choose a theme of your taxonomy that is not archived."),
@@ -348,7 +348,7 @@ def cluster_theme_overlap(*, cluster: EmergingCluster) -> ThemeOverlap | None:
 
 def cluster_theme_overlaps(*, clusters: list[EmergingCluster]) -> dict[int, ThemeOverlap]:
     """`cluster_theme_overlap` for several clusters of one organisation, in three queries."""
-    from moulin.triage.services.taxonomy import theme_resolve
+    from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 
     if not clusters:
         return {}
@@ -367,7 +367,7 @@ def cluster_theme_overlaps(*, clusters: list[EmergingCluster]) -> dict[int, Them
                 and isinstance(entry[0].get("theme"), int)
                 and float(entry[0].get("confidence") or 0) >= OVERLAP_MIN_CONFIDENCE):
             tops[cluster_id][entry[0]["theme"]] += 1
-    themes = {t.pk: t for t in Theme.objects.filter(organisation_id=clusters[0].organisation_id)}
+    themes = themes_by_id(organisation_id=clusters[0].organisation_id)
     found = {}
     for cluster_id, counts in tops.items():
         size = sizes.get(cluster_id, 0)

@@ -18,7 +18,7 @@ from moulin.core.errors import DomainError
 from moulin.feedback.models import Feedback, FeedbackEvent
 from moulin.triage.models import FeedbackAnalysis, FeedbackTheme, Origin, Outcome, Theme
 from moulin.triage.services.analysis import feedback_analyse
-from moulin.triage.services.taxonomy import theme_resolve
+from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 from moulin.triage.services.training import labels_counted
 
 
@@ -63,8 +63,8 @@ def feedback_theme_apply(*, actor: Member, feedback: Feedback, theme: Theme,
     _check(actor, feedback)
     if theme.organisation_id != actor.organisation_id:
         raise DomainError(_("Choose a theme of your organisation."), field="theme")
-    themes = {t.pk: t for t in Theme.objects.filter(organisation_id=actor.organisation_id)}
-    target = theme_resolve(theme.pk, themes) or theme
+    target = theme_resolve(theme.pk, themes_by_id(organisation_id=actor.organisation_id)) \
+        or theme
     if target.archived_at is not None:
         raise DomainError(_("“%s” is archived: restore it or choose another theme.")
                           % target.name, field="theme")

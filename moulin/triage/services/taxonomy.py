@@ -228,6 +228,11 @@ def theme_merge(*, actor: Member, origin: Origin, theme: Theme, into: Theme) -> 
     return into
 
 
+def themes_by_id(*, organisation_id: int) -> dict[int, Theme]:
+    """Every theme of an organisation (archived and merged ones included), by id."""
+    return {t.pk: t for t in Theme.objects.filter(organisation_id=organisation_id)}
+
+
 def theme_resolve(theme_id: int, themes: dict[int, Theme]) -> Theme | None:
     """Follow merges to the theme that stands for ``theme_id`` today (None when unknown)."""
     seen: set[int] = set()

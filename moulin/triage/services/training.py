@@ -316,7 +316,9 @@ def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> M
     """Roll back (or forward) to a finished version: predictions come from it again."""
     if version.organisation_id != actor.organisation_id:
         raise DomainError(_("This model is not in your organisation."))
-    if version.status != JobStatus.DONE or not version.artefact:
+    # (checked in the database: the artefact is megabytes, and callers pass it deferred)
+    if version.status != JobStatus.DONE or not ModelVersion.objects.filter(
+            pk=version.pk, artefact__isnull=False).exists():
         raise Conflict(_("Only a version that finished training can be activated."))
     if not version.is_active:
         with transaction.atomic():
@@ -327,7 +329,7 @@ def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> M
                          action="triage.model_activated", origin=origin, target=version,
                          target_label=str(version))
         transaction.on_commit(lambda: _refresh_later(version.organisation_id))
-    version.refresh_from_db()
+    version.refresh_from_db(fields=["is_active"])
     return version
 
 

@@ -26,3 +26,18 @@ def clean_selected_ids(form: forms.Form, field: str = "ids", *, limit: int) -> l
     if len(ids) > limit:
         raise forms.ValidationError(_("At most %d items at once.") % limit)
     return list(dict.fromkeys(ids))
+
+
+def select_options(choices, selected, empty: str | None = None) -> list[dict]:
+    """A select's options; several chosen values (from a saved view or a link) show as one
+    extra option, e.g. "New, Triaged" = ``new,triaged``."""
+    values = [str(v) for v in selected] if isinstance(selected, list | tuple) else \
+        ([] if selected in (None, "") else [str(selected)])
+    labels = {str(value): label for value, label in choices}
+    options = [] if empty is None else [{"value": "", "label": empty, "selected": not values}]
+    options += [{"value": value, "label": label, "selected": values == [value]}
+                for value, label in labels.items()]
+    if len(values) > 1 or (values and values[0] not in labels):
+        options.append({"value": ",".join(values), "selected": True,
+                        "label": ", ".join(str(labels.get(v, v)) for v in values)})
+    return options

@@ -73,6 +73,13 @@ def test_board_filters_by_squad_status_and_reports_bad_values(client_for, pm, bo
     assert "Unknown status" in bad.content.decode()
 
 
+def test_several_statuses_from_a_link_stay_selected_in_the_filter(client_for, pm, board):
+    body = client_for(pm).get(reverse("features:board"),
+                              {"status": "idea,planned"}).content.decode()
+    # resubmitting the filter form keeps both statuses instead of falling back to "Any status"
+    assert '<option value="idea,planned" selected>Idea, Planned</option>' in body
+
+
 def test_board_filters_by_requesting_segment(client_for, pm, organisation, board):
     enterprise = make_customer(organisation, "Initech", arr=Decimal("90000"),
                                segment="Enterprise")

@@ -17,6 +17,7 @@ from moulin.accounts import selectors as account_selectors
 from moulin.accounts.audit import Origin
 from moulin.core import policy
 from moulin.core.errors import DomainError
+from moulin.core.forms import select_options
 from moulin.core.policy import Action
 from moulin.customers import selectors as customer_selectors
 from moulin.features import selectors, services
@@ -36,22 +37,16 @@ def board_filters(params: QueryDict) -> selectors.FeatureFilters:
     return selectors.FeatureFilters.from_query(params)
 
 
-def _options(choices, selected: list, empty: str) -> list[dict]:
-    values = [str(v) for v in selected]
-    return [{"value": "", "label": empty, "selected": not values}] + [
-        {"value": str(value), "label": label, "selected": values == [str(value)]}
-        for value, label in choices]
-
-
 def _filter_choices(member, filters: selectors.FeatureFilters) -> dict:
     return {
-        "squad": _options([(s.pk, s.name) for s in account_selectors.squad_list(member=member)],
-                          filters.squad, _("All squads")),
-        "product_area": _options(
+        "squad": select_options(
+            [(s.pk, s.name) for s in account_selectors.squad_list(member=member)],
+            filters.squad, _("All squads")),
+        "product_area": select_options(
             [(a.pk, a.name) for a in feedback_selectors.product_area_list(member=member)],
             filters.product_area, _("All product areas")),
-        "status": _options(FeatureStatus.choices, filters.status, _("Any status")),
-        "segment": _options(
+        "status": select_options(FeatureStatus.choices, filters.status, _("Any status")),
+        "segment": select_options(
             [(s.pk, s.name) for s in customer_selectors.segment_list(member=member)]
             if policy.can(member, "customers", Action.VIEW) else [],
             filters.segment, _("All segments")),

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from moulin.accounts import selectors as account_selectors
 from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
+from moulin.core.forms import select_options
 from moulin.core.policy import Action
 from moulin.customers import selectors as customer_selectors
 from moulin.customers.models import Lifecycle
@@ -110,21 +111,6 @@ def _duration(hours: float | None) -> str:
     return _("%(n)s days") % {"n": f"{hours / 24:.1f}".rstrip("0").rstrip(".")}
 
 
-def _options(choices, selected, empty: str | None = None) -> list[dict]:
-    """A select's options; several chosen values (from a saved view or a link) show as one
-    extra option, e.g. "New, Triaged" = ``new,triaged``."""
-    values = [str(v) for v in selected] if isinstance(selected, list) else \
-        ([] if selected in (None, "") else [str(selected)])
-    labels = {str(value): label for value, label in choices}
-    options = [] if empty is None else [{"value": "", "label": empty, "selected": not values}]
-    options += [{"value": value, "label": label, "selected": values == [value]}
-                for value, label in labels.items()]
-    if len(values) > 1 or (values and values[0] not in labels):
-        options.append({"value": ",".join(values), "selected": True,
-                        "label": ", ".join(str(labels.get(v, v)) for v in values)})
-    return options
-
-
 def _choices(member, filters: FeedbackFilters) -> dict:
     """Everything the filter form offers (full page only)."""
     customer = None
@@ -134,25 +120,25 @@ def _choices(member, filters: FeedbackFilters) -> dict:
     tags = [(t.pk, t.name) for t in selectors.tag_list(member=member)]
     return {
         "selects": {
-            "status": _options([*Status.choices, (ALL_STATUSES, _("All statuses"))],
-                               filters.status or [ALL_STATUSES]),
-            "source": _options(Source.choices, filters.source, _("All sources")),
-            "importance": _options(Importance.choices, filters.importance,
-                                   _("Any importance")),
-            "sort": _options([("newest", _("Newest first")), ("oldest", _("Oldest first")),
-                              ("arr", _("Highest ARR first"))], filters.sort),
-            "language": _options(Language.choices, filters.language, _("Any language")),
-            "lifecycle": _options(Lifecycle.choices, filters.lifecycle, _("Any lifecycle")),
-            "segment": _options([(s.pk, s.name) for s in customer_selectors.segment_list(
+            "status": select_options([*Status.choices, (ALL_STATUSES, _("All statuses"))],
+                                     filters.status or [ALL_STATUSES]),
+            "source": select_options(Source.choices, filters.source, _("All sources")),
+            "importance": select_options(Importance.choices, filters.importance,
+                                         _("Any importance")),
+            "sort": select_options([("newest", _("Newest first")), ("oldest", _("Oldest first")),
+                                    ("arr", _("Highest ARR first"))], filters.sort),
+            "language": select_options(Language.choices, filters.language, _("Any language")),
+            "lifecycle": select_options(Lifecycle.choices, filters.lifecycle, _("Any lifecycle")),
+            "segment": select_options([(s.pk, s.name) for s in customer_selectors.segment_list(
                 member=member)], filters.segment, _("All segments")),
-            "plan": _options([(p, p) for p in customer_selectors.plan_list(member=member)],
-                             filters.plan, _("All plans")),
-            "product_area": _options(areas, filters.product_area, _("All product areas")),
-            "tag": _options(tags, filters.tag, _("Any tag")),
-            "submitted_by": _options(
+            "plan": select_options([(p, p) for p in customer_selectors.plan_list(member=member)],
+                                   filters.plan, _("All plans")),
+            "product_area": select_options(areas, filters.product_area, _("All product areas")),
+            "tag": select_options(tags, filters.tag, _("Any tag")),
+            "submitted_by": select_options(
                 [(m.pk, m.name) for m in account_selectors.member_list(member=member)],
                 filters.submitted_by, _("Anyone")),
-            "department": _options(
+            "department": select_options(
                 [(d.pk, d.name) for d in account_selectors.department_list(member=member)],
                 filters.department, _("All departments")),
         },

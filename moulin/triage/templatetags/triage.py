@@ -11,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.utils.translation import gettext as _
 
 from moulin.core import policy
+from moulin.core.forms import select_options
 from moulin.core.policy import Action
 from moulin.feedback.selectors import SENTIMENTS, TRIAGE_OUTCOMES
 from moulin.triage import selectors
@@ -68,17 +69,6 @@ def triage_filters(context):
     filters = context.get("filters")
     errors = context.get("errors") or {}
 
-    def options(choices, selected, empty):
-        values = [str(v) for v in (selected or [])]
-        out = [{"value": "", "label": empty, "selected": not values}]
-        out += [{"value": str(value), "label": label, "selected": values == [str(value)]}
-                for value, label in choices]
-        if len(values) > 1:
-            labels = {str(v): label for v, label in choices}
-            out.append({"value": ",".join(values), "selected": True,
-                        "label": ", ".join(str(labels.get(v, v)) for v in values)})
-        return out
-
     themes = selectors.theme_choices(member=member, include_archived=True) if member else []
     theme_choices = [(t.pk, f"{t.name} ({t.product_area.name})" if t.product_area else t.name)
                      if t.archived_at is None else (t.pk, _("%s (archived)") % t.name)
@@ -86,11 +76,11 @@ def triage_filters(context):
     outcome_labels = dict(Outcome.choices)
     sentiment_labels = dict(Sentiment.choices)
     return {
-        "theme": options(theme_choices, getattr(filters, "theme", []), _("Any theme")),
-        "outcome": options([(v, outcome_labels[v]) for v in TRIAGE_OUTCOMES],
-                           getattr(filters, "outcome", []), _("Any review state")),
-        "sentiment": options([(v, sentiment_labels[v]) for v in SENTIMENTS],
-                             getattr(filters, "sentiment", []), _("Any sentiment")),
+        "theme": select_options(theme_choices, getattr(filters, "theme", []), _("Any theme")),
+        "outcome": select_options([(v, outcome_labels[v]) for v in TRIAGE_OUTCOMES],
+                                  getattr(filters, "outcome", []), _("Any review state")),
+        "sentiment": select_options([(v, sentiment_labels[v]) for v in SENTIMENTS],
+                                    getattr(filters, "sentiment", []), _("Any sentiment")),
         "errors": errors,
     }
 

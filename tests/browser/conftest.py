@@ -1,14 +1,72 @@
-"""Shared steps of the browser stories: the demo organisation and signing in through the form."""
+"""Shared steps of the browser stories: the demo organisation, signing in through the form, and
+a live server that answers one request at a time on SQLite's in-memory database."""
 
 import contextlib
+import threading
+import time
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.testcases import LiveServerThread
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from moulin.demo.organisation import DEMO_PASSWORD, demo_load
 
 ADMIN_EMAIL = "admin@example.com"
+IDLE_TIMEOUT_S = 15
+
+
+class OneRequestAtATimeServer(ThreadedWSGIServer):
+    """Django's threaded live server, with its requests handled one after the other when they
+    share the test's connection (SQLite in memory: every request thread uses that one connection).
+
+    With ATOMIC_REQUESTS, two requests at once on one connection nest their transactions: a
+    webhook posted while the page still loads a panel joins the panel's transaction, and its
+    on-commit work (the task that imports the ticket, the invitation email) runs with the other
+    request or is dropped with it. Real deployments have a connection per thread; PostgreSQL
+    runs keep the threaded server as it is. Connections stay open between requests (keep-alive):
+    only the application call, body included, holds the lock.
+    """
+
+    lock = threading.Lock()
+    idle = threading.Condition()
+    in_flight = 0
+
+    def set_app(self, application):
+        if not self.connections_override:
+            super().set_app(application)
+            return
+        cls = type(self)
+
+        def one_at_a_time(environ, start_response):
+            with cls.idle:
+                cls.in_flight += 1
+            try:
+                with cls.lock:
+                    response = application(environ, start_response)
+                    try:
+                        return list(response)  # streamed bodies read the database too
+                    finally:
+                        if hasattr(response, "close"):
+                            response.close()  # request_finished, inside the lock
+            finally:
+                with cls.idle:
+                    cls.in_flight -= 1
+                    cls.idle.notify_all()
+
+        super().set_app(one_at_a_time)
+
+    @classmethod
+    def wait_until_idle(cls, timeout: float = IDLE_TIMEOUT_S) -> bool:
+        """Wait for the requests already received to finish (before the database is flushed)."""
+        deadline = time.monotonic() + timeout
+        with cls.idle:
+            return cls.idle.wait_for(lambda: cls.in_flight == 0,
+                                     timeout=max(deadline - time.monotonic(), 0))
+
+
+LiveServerThread.server_class = OneRequestAtATimeServer
 
 
 @pytest.fixture
@@ -33,9 +91,11 @@ def sign_in(live_server, page: Page):
 
     yield submit
     # Before the database is flushed: let the page's last requests (panels loaded after the
-    # page, such as similar feedback or features) finish, then leave it. A request still
-    # running holds the in-memory database's lock and the flush fails ("table is locked").
+    # page, such as similar feedback or features) finish, leave the page, then wait for what
+    # the server had already received. A request still running holds the in-memory database's
+    # lock and the flush fails ("table is locked").
     with contextlib.suppress(PlaywrightError):
         page.wait_for_load_state("networkidle", timeout=3000)
     with contextlib.suppress(PlaywrightError):
         page.goto("about:blank")
+    OneRequestAtATimeServer.wait_until_idle()

@@ -18,8 +18,11 @@ from moulin.core.policy import Action
 from moulin.features import selectors, services
 from moulin.features.export import FORMATS, XLSX_TYPE, board_export
 from moulin.features.models import CurrencyRate, Feature, FeedbackLink, ScoringFramework
+from moulin.features.selectors.link_sources import cluster_get
 from moulin.features.services.frameworks import compiled
+from moulin.feedback import selectors as feedback_selectors
 from moulin.feedback.models import Feedback, ProductArea
+from moulin.triage import selectors as triage_selectors
 
 router = Router(tags=["Features"])
 MODULE = "features"
@@ -319,12 +322,13 @@ def list_links(request: HttpRequest, feature_id: ObjectId, cursor: str | None = 
 @policy.requires(MODULE, Action.CREATE)
 def link_feedback(request: HttpRequest, feature_id: ObjectId, payload: LinkIn):
     feature = _feature(request, feature_id, Action.CREATE)
-    items = list(Feedback.objects.filter(organisation_id=request.member.organisation_id,
-                                         pk__in=payload.feedback_ids))
+    # The feedback the member may see, as on the feature page: linking needs both rights.
+    items = feedback_selectors.feedback_by_ids(member=request.member,
+                                               ids=list(payload.feedback_ids))
     missing = set(payload.feedback_ids) - {item.pk for item in items}
     if missing:
-        raise DomainError(f"No feedback {sorted(missing)[0]} in your organisation.",
-                          field="feedback_ids")
+        raise DomainError(f"No feedback {sorted(missing)[0]} in your organisation, or you may "
+                          "not see it.", field="feedback_ids")
     result = services.feature_link_feedback(actor=request.member, feature=feature,
                                             feedback_items=items, importance=payload.importance,
                                             origin=payload.origin)
@@ -336,19 +340,15 @@ def link_feedback(request: HttpRequest, feature_id: ObjectId, payload: LinkIn):
              summary="Link a whole theme or emerging cluster to a feature")
 @policy.requires(MODULE, Action.CREATE)
 def bulk_link(request: HttpRequest, feature_id: ObjectId, payload: BulkLinkIn):
-    from moulin.triage.models import EmergingCluster, Theme
-
     feature = _feature(request, feature_id, Action.CREATE)
-    org = request.member.organisation_id
     if (payload.theme_id is None) == (payload.cluster_id is None):
         raise DomainError("Send either theme_id or cluster_id.", field="theme_id")
     if payload.theme_id is not None:
-        theme = get_object_or_404(Theme, pk=payload.theme_id, organisation_id=org)
+        theme = triage_selectors.theme_get(member=request.member, pk=payload.theme_id)
         result = services.feature_link_theme(actor=request.member, feature=feature,
                                              theme=theme, importance=payload.importance)
     else:
-        cluster = get_object_or_404(EmergingCluster, pk=payload.cluster_id,
-                                    organisation_id=org)
+        cluster = cluster_get(member=request.member, pk=payload.cluster_id)
         result = services.feature_link_cluster(actor=request.member, feature=feature,
                                                cluster=cluster, importance=payload.importance)
     return {"created": result.created, "updated": result.updated,

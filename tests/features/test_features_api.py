@@ -126,3 +126,26 @@ def test_currency_rates(client, product_ops, pm, organisation):
     assert client.delete(f"{API}/currency-rates/USD", headers=headers).status_code == 204
     body = client.get(f"{API}/features/{feature.pk}", headers=headers).json()
     assert (body["arr_total"], body["unconverted_arr"]) == ("0.00", {"USD": "1000.00"})
+
+
+def test_linking_through_the_api_needs_the_right_to_see_the_feedback(api_client, pm,
+                                                                      organisation):
+    """As on the feature page: a member who may not see feedback cannot link it by id, nor link
+    a whole theme."""
+    from moulin.accounts.models import PermissionGrant
+    from moulin.core.policy import Level
+    from moulin.triage.models import Theme
+
+    PermissionGrant.objects.create(organisation=organisation, subject_type=PermissionGrant.ROLE,
+                                   subject=pm.role, module="feedback", level=Level.NONE)
+    feature = api_client(pm).post(f"{API}/features", {"title": "SSO"}).json()
+    item = make_feedback(organisation, "Please add SSO")
+    refused = api_client(pm).post(f"{API}/features/{feature['id']}/links",
+                                  {"feedback_ids": [item.pk]})
+    assert refused.status_code == 422
+    assert "may not see it" in refused.json()["message"]
+    assert not item.feature_links.exists()
+    theme = Theme.objects.create(organisation=organisation, name_en="SSO", name_fr="SSO")
+    bulk = api_client(pm).post(f"{API}/features/{feature['id']}/links/bulk",
+                               {"theme_id": theme.pk})
+    assert bulk.status_code == 403

@@ -356,3 +356,35 @@ def test_assigning_a_group_refuses_an_archived_or_unknown_theme(
     assert done.status_code == 200 and done.json()["items"] == cluster.size
     cluster.refresh_from_db()
     assert cluster.state == EmergingCluster.State.CONVERTED
+
+
+def test_the_page_reads_every_card_in_the_same_number_of_queries(
+        client_for, product_ops, organisation, uncategorised, django_assert_num_queries):
+    """Twelve groups cost no more queries than two: cards are read together, each with its
+    verbatims, its 50 most recent items and their customers."""
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER)
+    items = uncategorised["dark"] + uncategorised["stripe"]
+
+    def add_clusters(count: int) -> None:
+        for n in range(count):
+            members = items[n % 4:n % 4 + 3]
+            cluster = EmergingCluster.objects.create(
+                organisation=organisation, job=job, label=f"group {n}", size=len(members),
+                representative_ids=[members[0].pk, members[1].pk])
+            cluster.items.set(members)
+
+    client = client_for(product_ops)
+    add_clusters(2)
+    client.get(reverse("triage:emerging"))  # warm the session and caches
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as two:
+        page = client.get(reverse("triage:emerging"))
+    assert page.content.decode().count('class="card cluster') == 2
+    add_clusters(10)
+    with django_assert_num_queries(len(two.captured_queries)):
+        page = client.get(reverse("triage:emerging"))
+    body = page.content.decode()
+    assert body.count('class="card cluster') == 12
+    assert uncategorised["dark"][0].text[:40] in body  # a verbatim, read in the shared query

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Prefetch, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -259,11 +259,26 @@ def _open(cluster: EmergingCluster) -> EmergingCluster:
 
 def cluster_representatives(*, cluster: EmergingCluster) -> list[Feedback]:
     """The verbatims closest to the cluster's centre, in that order."""
-    ids = [pk for pk in cluster.representative_ids if isinstance(pk, int)]
-    found = {f.pk: f for f in Feedback.objects.filter(organisation_id=cluster.organisation_id,
-                                                      pk__in=ids)
-             .select_related("customer")}
-    return [found[pk] for pk in ids if pk in found]
+    return clusters_representatives(clusters=[cluster])[cluster.pk]
+
+
+def clusters_representatives(*, clusters: list[EmergingCluster]) -> dict[int, list[Feedback]]:
+    """Each cluster's verbatims closest to its centre, in that order (one query for all)."""
+    wanted = {c.pk: [pk for pk in c.representative_ids if isinstance(pk, int)] for c in clusters}
+    ids = {pk for pks in wanted.values() for pk in pks}
+    organisations = {c.organisation_id for c in clusters}
+    found = ({f.pk: f for f in Feedback.objects.filter(organisation_id__in=organisations,
+                                                       pk__in=ids).select_related("customer")}
+             if ids else {})
+    return {cluster_pk: [found[pk] for pk in pks if pk in found]
+            for cluster_pk, pks in wanted.items()}
+
+
+def cluster_items_prefetch(limit: int) -> Prefetch:
+    """The ``limit`` most recent items of each cluster, with their customer, for a list of
+    clusters in one query (``cluster.recent_items``)."""
+    recent = Feedback.objects.select_related("customer").order_by("-received_at", "-id")
+    return Prefetch("items", queryset=recent[:limit], to_attr="recent_items")
 
 
 @transaction.atomic

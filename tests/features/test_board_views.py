@@ -27,8 +27,7 @@ def scored(member, title, reach, **fields):
 
 @pytest.fixture(autouse=True)
 def _english():
-    """The standard framework's driver names are written in the language active when it is
-    created; these tests read the English ones whatever ran before them."""
+    """These tests read English pages, whatever language the tests before them left active."""
     with translation.override("en"):
         yield
 
@@ -196,3 +195,33 @@ def test_linked_feedback_raises_a_feature_on_the_board(client_for, pm, organisat
     body = client.get(reverse("features:board")).content.decode()
     assert rows_in_order(body, "Two signatories", "Consolidated view", "Tax dates in forecast",
                          "Dark mode")
+
+
+def test_a_score_computed_in_french_reads_in_english_for_an_english_reader(client_for, pm,
+                                                                          board):
+    """Scores are stored in the language active when they were computed; the board, the
+    feature page and the why page word the drivers and the error in the reader's language."""
+    with translation.override("fr"):
+        broken = scored(pm, "Sans effort", 5, effort=None)
+        fine = scored(pm, "Mode sombre", 20)
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.score_error.startswith("Valeur manquante")  # as stored
+    assert fine.score_breakdown["drivers"][0]["label"] == "Portée"
+    client = client_for(pm)
+    pages = [client.get(reverse("features:board")),
+             client.get(reverse("features:feature_detail", args=[broken.pk])),
+             client.get(reverse("features:feature_detail", args=[fine.pk])),
+             client.get(reverse("features:feature_why", args=[fine.pk]))]
+    for page in pages:
+        body = page.content.decode()
+        assert page.status_code == 200
+        assert "Valeur manquante" not in body and "Portée" not in body
+    assert "Missing input: Effort" in pages[0].content.decode()
+    assert "Missing input: Effort" in pages[1].content.decode()
+    assert "Reach" in pages[2].content.decode() and "Reach" in pages[3].content.decode()
+
+    pm.user.language = "fr"
+    pm.user.save()
+    french = client.get(reverse("features:board")).content.decode()
+    assert "Valeur manquante" in french and "Missing input" not in french

@@ -25,6 +25,7 @@ from moulin.features.services.frameworks import (
     framework_set_standard,
     framework_standard,
     framework_update,
+    scores_in_reader_language,
     scores_recompute,
 )
 from moulin.features.services.links import (
@@ -50,5 +51,5 @@ __all__ = [
     "feature_link_set_importance", "feature_link_theme", "feature_move", "feature_rank_clear",
     "feature_score_with", "feature_unlink_feedback", "feature_update", "framework_check",
     "framework_create", "framework_delete", "framework_set_standard", "framework_standard",
-    "framework_update", "scores_recompute",
+    "framework_update", "scores_in_reader_language", "scores_recompute",
 ]

@@ -55,6 +55,36 @@ def compiled(framework: ScoringFramework) -> scoring.Framework:
                                      name=framework.name, pk=framework.pk)
 
 
+def scores_in_reader_language(*, organisation_id: int, features: Iterable[Feature]) -> None:
+    """Word the stored score breakdowns and errors of these features in the active language,
+    for display (the instances must not be saved afterwards).
+
+    A score is stored in the language that was active when it was computed: a French member's
+    edit, an English background job. The numbers stay the stored ones; the labels of the
+    standard framework's drivers, and an error's message, are those of the reader's language.
+    """
+    features = list(features)
+    if not features:
+        return
+    standard = framework_standard(organisation_id=organisation_id)
+    try:
+        framework = compiled(standard)
+    except scoring.FormulaError:
+        return  # the stored error already says the formula no longer parses
+    labels = {driver["key"]: driver["label"] for driver in framework.drivers}
+    for feature in features:
+        breakdown = feature.score_breakdown or {}
+        if breakdown.get("framework_id") != standard.pk:
+            continue  # computed with an earlier standard: left as it was
+        if breakdown.get("drivers"):
+            feature.score_breakdown = {**breakdown, "drivers": [
+                {**driver, "label": labels.get(driver.get("key"), driver.get("label"))}
+                for driver in breakdown["drivers"]]}
+        if feature.score_error:
+            feature.score_error = (scoring.score_feature(framework, facts_of(feature)).error
+                                   or feature.score_error)
+
+
 def facts_of(feature: Feature) -> scoring.FeatureFacts:
     """What the scoring frameworks read of a feature (its stored demand and inputs)."""
     return scoring.FeatureFacts(

@@ -89,6 +89,7 @@ def _board_context(member, params: QueryDict) -> dict:
         services.board_order_ids(member.organisation_id), start=1)}
     for row in rows:
         row.rank = ranks.get(row.pk, row.position)
+    services.scores_in_reader_language(organisation_id=member.organisation_id, features=rows)
     columns = driver_columns(rows)
     _annotate(rows, columns)
     standard = services.framework_standard(organisation_id=member.organisation_id)

@@ -136,6 +136,8 @@ def score_context(member, feature: Feature, history=None) -> dict:
     (re-rendered after every link change, since the demand feeds the drivers)."""
     if history is None:
         history = selectors.feature_history(member=member, feature=feature)
+    services.scores_in_reader_language(organisation_id=member.organisation_id,
+                                       features=[feature])
     other_scores = []
     for framework in selectors.framework_list(member=member):
         if framework.is_standard:

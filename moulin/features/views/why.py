@@ -40,6 +40,8 @@ def feature_why(request: HttpRequest, pk: int) -> HttpResponse:
     if feature.demand_stale:
         services.demand_refresh_stale(organisation_id=member.organisation_id)
         feature = selectors.feature_get(member=member, pk=pk)
+    services.scores_in_reader_language(organisation_id=member.organisation_id,
+                                       features=[feature])
     why = selectors.feature_why(member=member, feature=feature)
     return render(request, "features/feature_why.html", {
         "feature": feature, "why": why, "insights": why.insights,

@@ -122,7 +122,7 @@ def test_a_csv_with_bad_rows_imports_in_the_background_with_a_live_progress_bar(
     progress = page.locator("#import-progress")
     expect(progress).to_have_attribute("value", "100")
     expect(progress).to_have_attribute("aria-valuenow", "100")
-    expect(status.get_by_role("status")).to_have_text("60 of 60 rows (100 %)")
+    expect(status.get_by_role("status")).to_have_text("60 of 60 rows (100%)")
     expect(page.locator("#import-created")).to_have_text("57")
     expect(page.locator("#import-errors")).to_have_text("3")
     expect(status.locator("table.import-errors tbody tr")).to_have_count(3)

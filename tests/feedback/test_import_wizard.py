@@ -328,7 +328,7 @@ def test_the_progress_fragment_polls_while_running_and_stops_when_finished(
     url = reverse("feedback:import_progress", args=[job.pk])
     running = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert 'hx-trigger="every 1s"' in running
-    assert 'aria-valuenow="50"' in running and "2 of 4 rows (50 %)" in running
+    assert 'aria-valuenow="50"' in running and "2 of 4 rows (50%)" in running
     assert "Cancel the import" in running
 
     cancelling = client.post(reverse("feedback:import_cancel", args=[job.pk]),

@@ -45,6 +45,7 @@ from sklearn.svm import LinearSVC
 
 from moulin.triage.engine.embedders import Embedder, get_embedder
 from moulin.triage.engine.text import clean_for_features
+from moulin.triage.engine.vectors import unit_rows
 
 FORMAT = b"moulin-theme-classifier/1\n"
 
@@ -311,7 +312,7 @@ class ThemeClassifier:
             embeddings = (seed_vectors if embeddings is None
                           else np.vstack([embeddings, seed_vectors]))
         embedder_name = embedder.name
-        embeddings = _unit_rows(embeddings)
+        embeddings = unit_rows(embeddings)
         report(1, 4)
 
         classes = sorted(set(all_labels))
@@ -407,7 +408,7 @@ class ThemeClassifier:
         if embeddings.ndim != 2 or embeddings.shape != (len(texts), self.embedding_dim):
             raise ValueError(f"expected embeddings of shape ({len(texts)}, "
                              f"{self.embedding_dim}), got {embeddings.shape}")
-        embeddings = _unit_rows(embeddings)
+        embeddings = unit_rows(embeddings)
         top_k = max(1, top_k)
         results: list[Prediction] = []
         for start in range(0, len(texts), _PREDICT_BLOCK):
@@ -591,10 +592,6 @@ def _grouped_similarity(vectors: np.ndarray, labels: np.ndarray, groups: list[np
         similarity[rows] = (vectors[rows] @ group.T).max(axis=1)
     return similarity
 
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.nan_to_num(np.asarray(vectors, dtype=np.float32))
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def _pick_exemplars(embeddings: np.ndarray, codes: np.ndarray, rng: np.random.Generator

@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from moulin.triage.engine.index import NeighbourIndex, normalise_for_duplicates
 from moulin.triage.engine.keywords import group_keywords, keyword_label
+from moulin.triage.engine.vectors import unit_rows
 
 # Neighbours averaged into each vector (step 1).
 SMOOTHING_NEIGHBOURS = 10
@@ -66,10 +67,6 @@ class Cluster:
     cohesion: float = 0.0
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
-
 
 def principal_axes(vectors: np.ndarray, dim: int = REDUCED_DIM, random_state: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +83,7 @@ def principal_axes(vectors: np.ndarray, dim: int = REDUCED_DIM, random_state: in
 
 def _project(vectors: np.ndarray, axes: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     mean, basis = axes
-    return _unit_rows((vectors - mean) @ basis)
+    return unit_rows((vectors - mean) @ basis)
 
 
 def smooth(vectors: np.ndarray, neighbours: int = SMOOTHING_NEIGHBOURS,
@@ -113,7 +110,7 @@ def smooth(vectors: np.ndarray, neighbours: int = SMOOTHING_NEIGHBOURS,
     cols = np.concatenate([np.arange(n), ids[keep]])
     weights = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
                                 shape=(n, n))
-    return _unit_rows(np.asarray(weights @ vectors, dtype=np.float32))
+    return unit_rows(np.asarray(weights @ vectors, dtype=np.float32))
 
 
 def _spherical_kmeans(vectors: np.ndarray, n_clusters: int, random_state: int) -> np.ndarray:
@@ -133,7 +130,7 @@ def _spherical_kmeans(vectors: np.ndarray, n_clusters: int, random_state: int) -
         counts = np.bincount(assign, minlength=n_clusters)
         empty = counts == 0
         sums[empty] = centres[empty]  # keep empty centres where they are
-        centres = _unit_rows(sums)
+        centres = unit_rows(sums)
     return _nearest(vectors, centres)
 
 
@@ -201,7 +198,7 @@ def partition(embeddings: np.ndarray, *, min_size: int = 5, random_state: int = 
               merge_similarity: float = MERGE_SIMILARITY, member_floor: float = MEMBER_FLOOR,
               progress: Progress | None = None) -> np.ndarray:
     """Theme number per item (0 = largest theme), -1 for noise."""
-    vectors = _unit_rows(np.asarray(embeddings, dtype=np.float32))
+    vectors = unit_rows(np.asarray(embeddings, dtype=np.float32))
     n = len(vectors)
     if n < max(min_size, 2):
         return np.full(n, -1, dtype=np.int64)
@@ -240,7 +237,7 @@ def partition(embeddings: np.ndarray, *, min_size: int = 5, random_state: int = 
             break
         centres = np.zeros((int(labels.max()) + 1, vectors.shape[1]), dtype=np.float32)
         _sum_rows(centres, labels[kept], vectors[kept])
-        centres = _unit_rows(centres)
+        centres = unit_rows(centres)
         cosine = np.einsum("ij,ij->i", vectors[kept], centres[labels[kept]])
         labels[np.flatnonzero(kept)[cosine < member_floor]] = -1
     labels = _drop_small(labels, min_size)
@@ -290,13 +287,13 @@ def find_clusters(texts: Sequence[str], embeddings: np.ndarray, *, min_size: int
                            progress=progress)
     if labels.max(initial=-1) < 0:
         return []
-    vectors = _unit_rows(vectors)
+    vectors = unit_rows(vectors)
     members = [np.flatnonzero(labels == c) for c in range(int(labels.max()) + 1)]
     keywords = group_keywords([[texts[i] for i in rows] for rows in members],
                               top_n=MAX_KEYWORDS)
     clusters = []
     for rows, words in zip(members, keywords, strict=True):
-        centre = _unit_rows(vectors[rows].mean(axis=0, keepdims=True))[0]
+        centre = unit_rows(vectors[rows].mean(axis=0, keepdims=True))[0]
         cosine = vectors[rows] @ centre
         clusters.append(Cluster(
             indices=rows.tolist(),

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from moulin.triage.engine.text import clean_for_embedding
+from moulin.triage.engine.vectors import unit_rows
 
 DEFAULT_EMBEDDER = "usem3"
 # Environment variable naming the embedder used when none is asked for explicitly.
@@ -50,11 +51,6 @@ class Embedder(Protocol):
         """(len(texts), dim) float32 array with L2-normalised rows."""
         ...
 
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
 
 
 def _threads() -> int:
@@ -99,7 +95,7 @@ class UniversalSentenceEncoder:
         vectors = np.vstack(parts)
         # An all-zero row cannot be normalised; it stays zero (similar to nothing).
         vectors[~np.isfinite(vectors).all(axis=1)] = 0.0
-        return _unit_rows(vectors)
+        return unit_rows(vectors)
 
 
 MINILM_TOKENIZER = Path(__file__).resolve().parent / "data" / "all-MiniLM-L6-v2.tokenizer.json"
@@ -159,7 +155,7 @@ class MiniLMEncoder:
                 vectors[rows] = (hidden * weights).sum(axis=1) / np.maximum(
                     weights.sum(axis=1), 1e-9)
         vectors[~np.isfinite(vectors).all(axis=1)] = 0.0
-        return _unit_rows(vectors)
+        return unit_rows(vectors)
 
 
 class CombinedEmbedder:
@@ -177,7 +173,7 @@ class CombinedEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         blocks = [embedder.encode(texts) * weight for embedder, weight in self._parts]
-        return _unit_rows(np.hstack(blocks))
+        return unit_rows(np.hstack(blocks))
 
 
 # Weight of MiniLM next to USE in "usem3+minilm": 2 (cosine = (USE + 4 × MiniLM) / 5). Chosen

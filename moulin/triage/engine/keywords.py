@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
+
+from moulin.triage.engine.text import without_accents
 
 _ENGLISH = """
 a about above after again against all also am an and any are aren't as at be because been before
@@ -54,8 +55,7 @@ il lo gli di che non per una con sono grazie
 
 
 def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return without_accents(word.lower())
 
 
 STOP_WORDS = frozenset(

@@ -21,10 +21,11 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
+
+from moulin.triage.engine.text import without_accents
 
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 # |score| below this is neutral.
@@ -102,8 +103,7 @@ _NEGATION_WINDOW = 3
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return without_accents(text.casefold().replace("’", "'"))
 
 
 def _words(block: str) -> dict[str, float]:

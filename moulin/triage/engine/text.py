@@ -28,11 +28,15 @@ def clean_for_embedding(value: object) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def clean_for_features(value: object) -> str:
-    """Lower-cased, accent-free start of the text: "Réclamation" and "reclamation" match."""
-    text = clean_for_embedding(_as_text(value)[:MAX_FEATURE_CHARACTERS]).lower()
+def without_accents(text: str) -> str:
+    """The text with its accents and other combining marks removed: "Réclamé" -> "Reclame"."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def clean_for_features(value: object) -> str:
+    """Lower-cased, accent-free start of the text: "Réclamation" and "reclamation" match."""
+    return without_accents(clean_for_embedding(_as_text(value)[:MAX_FEATURE_CHARACTERS]).lower())
 
 
 def label_as_text(label: str) -> str:

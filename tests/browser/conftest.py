@@ -4,6 +4,7 @@ a live server that answers one request at a time on SQLite's in-memory database.
 import contextlib
 import threading
 import time
+import warnings
 
 import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer
@@ -58,15 +59,32 @@ class OneRequestAtATimeServer(ThreadedWSGIServer):
         super().set_app(one_at_a_time)
 
     @classmethod
-    def wait_until_idle(cls, timeout: float = IDLE_TIMEOUT_S) -> bool:
-        """Wait for the requests already received to finish (before the database is flushed)."""
+    def wait_until_idle(cls, timeout: float = IDLE_TIMEOUT_S, quiet: float = 0.1) -> bool:
+        """Wait until no request has run for ``quiet`` seconds (a request whose headers were
+        still being read when the page was left is counted once it reaches the application)."""
         deadline = time.monotonic() + timeout
         with cls.idle:
-            return cls.idle.wait_for(lambda: cls.in_flight == 0,
-                                     timeout=max(deadline - time.monotonic(), 0))
+            while time.monotonic() < deadline:
+                if not cls.idle.wait_for(lambda: cls.in_flight == 0,
+                                         timeout=max(deadline - time.monotonic(), 0)):
+                    return False
+                if not cls.idle.wait(timeout=quiet) and cls.in_flight == 0:
+                    return True  # nothing started or ended during the quiet period
+        return False
 
 
 LiveServerThread.server_class = OneRequestAtATimeServer
+
+
+@pytest.fixture(autouse=True)
+def _server_idle_before_flush(transactional_db, live_server):
+    """Torn down after the test's page is closed and before the database is flushed: waits for
+    the requests the server had already received. One still running holds the in-memory
+    database's lock and the flush fails ("table is locked")."""
+    yield
+    if not OneRequestAtATimeServer.wait_until_idle():
+        warnings.warn(f"The live server was still answering after {IDLE_TIMEOUT_S} s; the "
+                      "database flush may fail.", stacklevel=1)
 
 
 @pytest.fixture
@@ -91,11 +109,9 @@ def sign_in(live_server, page: Page):
 
     yield submit
     # Before the database is flushed: let the page's last requests (panels loaded after the
-    # page, such as similar feedback or features) finish, leave the page, then wait for what
-    # the server had already received. A request still running holds the in-memory database's
-    # lock and the flush fails ("table is locked").
+    # page, such as similar feedback or features) finish, then leave it; the autouse fixture
+    # above then waits for what the server had already received.
     with contextlib.suppress(PlaywrightError):
         page.wait_for_load_state("networkidle", timeout=3000)
     with contextlib.suppress(PlaywrightError):
         page.goto("about:blank")
-    OneRequestAtATimeServer.wait_until_idle()

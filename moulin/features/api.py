@@ -323,6 +323,7 @@ def list_links(request: HttpRequest, feature_id: ObjectId, cursor: str | None = 
 def link_feedback(request: HttpRequest, feature_id: ObjectId, payload: LinkIn):
     feature = _feature(request, feature_id, Action.CREATE)
     # The feedback the member may see, as on the feature page: linking needs both rights.
+    policy.check(request.member, "feedback", Action.VIEW)
     items = feedback_selectors.feedback_by_ids(member=request.member,
                                                ids=list(payload.feedback_ids))
     missing = set(payload.feedback_ids) - {item.pk for item in items}

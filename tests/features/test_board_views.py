@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import translation
 from openpyxl import load_workbook
 
-from moulin.features.models import Feature, FeedbackLink, RankOverride
+from moulin.features import services
+from moulin.features.models import Feature, FeedbackLink, RankOverride, ScoreSnapshot
 from tests.builders import make_customer, make_feature, make_feedback, make_squad
 
 HTMX = {"HX-Request": "true"}
@@ -197,28 +198,41 @@ def test_linked_feedback_raises_a_feature_on_the_board(client_for, pm, organisat
                          "Dark mode")
 
 
-def test_a_score_computed_in_french_reads_in_english_for_an_english_reader(client_for, pm,
-                                                                          board):
-    """Scores are stored in the language active when they were computed; the board, the
-    feature page and the why page word the drivers and the error in the reader's language."""
-    with translation.override("fr"):
-        broken = scored(pm, "Sans effort", 5, effort=None)
-        fine = scored(pm, "Mode sombre", 20)
+def test_scores_are_stored_in_the_organisation_language_and_read_in_the_reader_s(
+        client_for, pm, organisation, board):
+    """A French organisation's scores are stored in French whoever computes them; the board,
+    the feature page and the why page word the drivers and the error in the reader's language,
+    and a recompute in another language adds nothing to the score history."""
+    organisation.language = "fr"
+    organisation.save(update_fields=["language"])
+    broken = scored(pm, "Sans effort", 5, effort=None)  # computed while English is active
+    fine = scored(pm, "Mode sombre", 20)
     broken.refresh_from_db()
     fine.refresh_from_db()
-    assert broken.score_error.startswith("Valeur manquante")  # as stored
+    assert broken.score_error.startswith("Valeur manquante")
     assert fine.score_breakdown["drivers"][0]["label"] == "Portée"
+    snapshots = ScoreSnapshot.objects.count()
+    with translation.override("en"):
+        services.scores_recompute(organisation_id=organisation.pk)
+    assert ScoreSnapshot.objects.count() == snapshots
+    broken.refresh_from_db()
+    assert broken.score_error.startswith("Valeur manquante")
+
+    pm.user.language = "en"
+    pm.user.save()
     client = client_for(pm)
     pages = [client.get(reverse("features:board")),
              client.get(reverse("features:feature_detail", args=[broken.pk])),
              client.get(reverse("features:feature_detail", args=[fine.pk])),
-             client.get(reverse("features:feature_why", args=[fine.pk]))]
+             client.get(reverse("features:feature_why", args=[fine.pk])),
+             client.get(reverse("features:feature_list"))]
     for page in pages:
         body = page.content.decode()
         assert page.status_code == 200
         assert "Valeur manquante" not in body and "Portée" not in body
     assert "Missing input: Effort" in pages[0].content.decode()
     assert "Missing input: Effort" in pages[1].content.decode()
+    assert "Missing input: Effort" in pages[4].content.decode()  # the tree's tooltip
     assert "Reach" in pages[2].content.decode() and "Reach" in pages[3].content.decode()
 
     pm.user.language = "fr"

@@ -7,11 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from moulin.accounts.audit import Origin, audit_record
-from moulin.accounts.models import Member
+from moulin.accounts.models import Member, Organisation
 from moulin.core import parsing
 from moulin.core.errors import Conflict, DomainError
 from moulin.features import scoring
@@ -69,8 +71,12 @@ def scores_in_reader_language(*, organisation_id: int, features: Iterable[Featur
     standard = framework_standard(organisation_id=organisation_id)
     try:
         framework = compiled(standard)
-    except scoring.FormulaError:
-        return  # the stored error already says the formula no longer parses
+    except scoring.FormulaError as error:
+        problem = _("The standard framework is invalid: %s") % error.message
+        for feature in features:
+            if feature.score_error:
+                feature.score_error = problem[:300]
+        return
     labels = {driver["key"]: driver["label"] for driver in framework.drivers}
     for feature in features:
         breakdown = feature.score_breakdown or {}
@@ -113,16 +119,20 @@ def scores_recompute(*, organisation_id: int, feature_ids: Iterable[int] | None 
         if not ids:
             return 0
         features = features.filter(pk__in=ids) if len(ids) <= 2000 else features
-    try:
-        ready = compiled(framework)
-    except scoring.FormulaError as error:
-        ready, problem = None, _("The standard framework is invalid: %s") % error.message
+    # Stored in the organisation's language whoever triggers the recompute (readers see them in
+    # theirs: scores_in_reader_language), so a recompute in another language changes nothing.
+    language = Organisation.objects.filter(pk=organisation_id).values_list(
+        "language", flat=True).first() or settings.LANGUAGE_CODE
+    with translation.override(language):
+        try:
+            ready = compiled(framework)
+        except scoring.FormulaError as error:
+            ready, problem = None, _("The standard framework is invalid: %s") % error.message
+        results = [(feature, scoring.ScoreResult(None, problem[:300], {"error": problem})
+                    if ready is None else scoring.score_feature(ready, facts_of(feature)))
+                   for feature in features.iterator(chunk_size=2000)]
     changed, snapshots = [], []
-    for feature in features.iterator(chunk_size=2000):
-        if ready is None:
-            result = scoring.ScoreResult(None, problem[:300], {"error": problem})
-        else:
-            result = scoring.score_feature(ready, facts_of(feature))
+    for feature, result in results:
         if (result.score != feature.score or result.error != feature.score_error
                 or result.breakdown != feature.score_breakdown):
             moved = result.score != feature.score or result.error != feature.score_error

@@ -64,6 +64,9 @@ def feature_list(request: HttpRequest) -> HttpResponse:
     form = FeatureFilterForm(request.GET or None, organisation_id=member.organisation_id)
     services.demand_refresh_stale(organisation_id=member.organisation_id)
     areas = selectors.feature_tree(member=member, filters=tree_filters(form))
+    services.scores_in_reader_language(organisation_id=member.organisation_id, features=[
+        feature for area in areas for top in area.features
+        for feature in (top, *top.sub_features)])
     context = {
         "form": form, "areas": areas,
         "total": sum(len(a.features) + sum(len(f.sub_features) for f in a.features)

@@ -593,7 +593,6 @@ def _grouped_similarity(vectors: np.ndarray, labels: np.ndarray, groups: list[np
     return similarity
 
 
-
 def _pick_exemplars(embeddings: np.ndarray, codes: np.ndarray, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Up to MAX_EXEMPLARS training vectors, spread evenly over the classes."""

@@ -67,7 +67,6 @@ class Cluster:
     cohesion: float = 0.0
 
 
-
 def principal_axes(vectors: np.ndarray, dim: int = REDUCED_DIM, random_state: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
     """(mean, basis) of the top principal axes of (a sample of) the rows."""

@@ -52,7 +52,6 @@ class Embedder(Protocol):
         ...
 
 
-
 def _threads() -> int:
     raw = os.environ.get(THREADS_ENV, "")
     if raw:

@@ -388,3 +388,22 @@ def test_the_page_reads_every_card_in_the_same_number_of_queries(
     body = page.content.decode()
     assert body.count('class="card cluster') == 12
     assert uncategorised["dark"][0].text[:40] in body  # a verbatim, read in the shared query
+
+
+def test_each_card_lists_its_own_fifty_most_recent_items(client_for, product_ops, organisation,
+                                                         cs_contributor):
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER)
+    groups = {}
+    for word, size in (("export", 55), ("import", 53)):
+        items = [make_feedback(organisation, cs_contributor, f"{word} problem {n}",
+                               days_ago=1 + n) for n in range(size)]
+        cluster = EmergingCluster.objects.create(organisation=organisation, job=job,
+                                                 label=word, size=size)
+        cluster.items.set(items)
+        groups[cluster.pk] = items
+    page = client_for(product_ops).get(reverse("triage:emerging"))
+    cards = {card["cluster"].pk: card for card in page.context["cards"]}
+    assert set(cards) == set(groups)
+    for pk, items in groups.items():
+        # newest first (days_ago 1, 2, …), only this group's items, 50 of them
+        assert [item.pk for item in cards[pk]["items"]] == [item.pk for item in items[:50]]

@@ -127,6 +127,15 @@ def test_cold_start_from_theme_names_and_examples_only():
     assert cold.training_report["seed_examples"] == 9
 
 
+def test_two_themes_are_told_apart_both_ways():
+    """Two themes: the joint SVM keeps a single row of weights, read for both themes."""
+    texts, labels = _flatten({key: FEEDBACK[key] for key in ("export", "pricing")})
+    two = ThemeClassifier.train(texts, labels)
+    predictions = two.predict(["Le PDF exporté est vide", "Your new plan is too expensive"])
+    assert [p.label for p in predictions] == ["export", "pricing"]
+    assert all(p.confidence > 0.5 for p in predictions)
+
+
 def test_a_single_theme_still_separates_related_and_unrelated_texts():
     single = ThemeClassifier.train(FEEDBACK["export"], ["export"] * 8)
     related, unrelated = single.predict(["Export to CSV is broken", OFF_TOPIC])
@@ -181,7 +190,7 @@ def test_a_saved_model_predicts_exactly_like_the_original(classifier):
 
 
 def test_a_large_saved_model_predicts_like_the_original_one_item_at_a_time():
-    # above 3,000 texts the embedding enters the model through its principal components
+    # above 3,000 texts: no kernel block, and one SVM per theme instead of one joint SVM
     words = ["invoice", "export", "bank", "mobile", "price", "login", "report", "tax",
              "payroll", "receipt"]
     texts, labels = [], []

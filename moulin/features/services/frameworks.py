@@ -61,9 +61,9 @@ def scores_in_reader_language(*, organisation_id: int, features: Iterable[Featur
     """Word the stored score breakdowns and errors of these features in the active language,
     for display (the instances must not be saved afterwards).
 
-    A score is stored in the language that was active when it was computed: a French member's
-    edit, an English background job. The numbers stay the stored ones; the labels of the
-    standard framework's drivers, and an error's message, are those of the reader's language.
+    Scores are stored in the organisation's language (``scores_recompute``); a member may read
+    Moulin in another one. The numbers stay the stored ones; the labels of the standard
+    framework's drivers, and an error's message, are those of the reader's language.
     """
     features = list(features)
     if not features:

@@ -123,25 +123,27 @@ def scores_recompute(*, organisation_id: int, feature_ids: Iterable[int] | None 
     # theirs: scores_in_reader_language), so a recompute in another language changes nothing.
     language = Organisation.objects.filter(pk=organisation_id).values_list(
         "language", flat=True).first() or settings.LANGUAGE_CODE
+    changed, snapshots = [], []
     with translation.override(language):
         try:
             ready = compiled(framework)
         except scoring.FormulaError as error:
             ready, problem = None, _("The standard framework is invalid: %s") % error.message
-        results = [(feature, scoring.ScoreResult(None, problem[:300], {"error": problem})
-                    if ready is None else scoring.score_feature(ready, facts_of(feature)))
-                   for feature in features.iterator(chunk_size=2000)]
-    changed, snapshots = [], []
-    for feature, result in results:
-        if (result.score != feature.score or result.error != feature.score_error
-                or result.breakdown != feature.score_breakdown):
-            moved = result.score != feature.score or result.error != feature.score_error
-            feature.score, feature.score_error = result.score, result.error
-            feature.score_breakdown = result.breakdown
-            changed.append(feature)
-            if moved:
-                snapshots.append(ScoreSnapshot(feature_id=feature.pk, framework=framework,
-                                               score=result.score, breakdown=result.breakdown))
+        for feature in features.iterator(chunk_size=2000):
+            if ready is None:
+                result = scoring.ScoreResult(None, problem[:300], {"error": problem})
+            else:
+                result = scoring.score_feature(ready, facts_of(feature))
+            if (result.score != feature.score or result.error != feature.score_error
+                    or result.breakdown != feature.score_breakdown):
+                moved = result.score != feature.score or result.error != feature.score_error
+                feature.score, feature.score_error = result.score, result.error
+                feature.score_breakdown = result.breakdown
+                changed.append(feature)
+                if moved:
+                    snapshots.append(ScoreSnapshot(feature_id=feature.pk, framework=framework,
+                                                   score=result.score,
+                                                   breakdown=result.breakdown))
     Feature.objects.bulk_update(changed, ["score", "score_error", "score_breakdown"],
                                 batch_size=500)
     ScoreSnapshot.objects.bulk_create(snapshots, batch_size=1000)

@@ -77,10 +77,24 @@ EMBEDDER_CHOICES = [
 class TriageSettingsForm(forms.Form):
     enabled = forms.BooleanField(label=_("Suggest themes for incoming feedback"),
                                  required=False)
-    auto_apply_threshold = forms.FloatField(
-        label=_("Apply automatically from (confidence)"), min_value=0.5, max_value=1.0,
-        help_text=_("Between 0.5 and 1. At 1 nothing is applied without review."),
-        widget=forms.NumberInput(attrs={"step": "0.01"}))
+    # Typed as a percentage, like the confidences shown beside each suggestion ("87 %");
+    # the service, the database and the API keep a fraction (0.87).
+    auto_apply_threshold = forms.DecimalField(
+        label=_("Apply automatically from (confidence, %)"), min_value=50, max_value=100,
+        max_digits=4, decimal_places=1,
+        help_text=_("A confidence between 50% and 100%. At 100% nothing is applied "
+                    "without review."),
+        widget=forms.NumberInput(attrs={"step": "1", "inputmode": "decimal"}))
+
+    def clean_auto_apply_threshold(self) -> float:
+        """The percentage typed, as the fraction the service stores: 85 -> 0.85."""
+        return float(self.cleaned_data["auto_apply_threshold"]) / 100
+
+    @staticmethod
+    def percent(threshold: float) -> float | int:
+        """A stored fraction as the form shows it: 0.85 -> 85, 0.925 -> 92.5."""
+        value = round(threshold * 100, 1)
+        return int(value) if value == int(value) else value
     retrain_after = forms.IntegerField(
         label=_("Retrain after this many new labels"), min_value=1, max_value=100_000)
     embedder = forms.ChoiceField(

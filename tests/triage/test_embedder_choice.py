@@ -96,7 +96,7 @@ def test_changing_the_embedder_re_embeds_retrains_and_keeps_duplicates_working(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(admin).post(reverse("triage:triage_settings"), {
-            "enabled": "on", "auto_apply_threshold": "0.9", "retrain_after": "25",
+            "enabled": "on", "auto_apply_threshold": "90", "retrain_after": "25",
             "embedder": "usem3+minilm"})
     assert response.status_code == 302
     assert TriageSettings.objects.get(organisation=organisation).embedder == "usem3+minilm"

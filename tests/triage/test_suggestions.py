@@ -93,7 +93,7 @@ def test_sure_suggestions_are_applied_automatically(client_for, pm, organisation
     assert analysis_of(item).outcome == Outcome.AUTOMATIC
     client = client_for(pm)
     page = client.get(reverse("feedback:detail", args=[item.pk])).content.decode()
-    assert "applied automatically" in page
+    assert f"applied automatically ({round(confidence * 100)}%)" in page  # as suggestions show it
     inbox = client.get(reverse("feedback:inbox")).content.decode()
     assert "theme-chip automatic" in inbox
 

@@ -227,7 +227,7 @@ def test_only_managers_retrain_roll_back_and_change_settings(client_for, cs_cont
         assert client.post(reverse("triage:model_activate", args=[version.pk])).status_code \
             == 403
         assert client.post(reverse("triage:triage_settings"), {
-            "auto_apply_threshold": "0.7", "retrain_after": "5"}).status_code == 403
+            "auto_apply_threshold": "70", "retrain_after": "5"}).status_code == 403
     assert client_for(outsider).get(reverse("triage:model_version_detail",
                                             args=[version.pk])).status_code == 404
 
@@ -235,12 +235,38 @@ def test_only_managers_retrain_roll_back_and_change_settings(client_for, cs_cont
 def test_settings_refuse_out_of_range_values(client_for, admin, organisation, themes):
     client = client_for(admin)
     response = client.post(reverse("triage:triage_settings"), {
-        "enabled": "on", "auto_apply_threshold": "0.2", "retrain_after": "0"})
+        "enabled": "on", "auto_apply_threshold": "0.8", "retrain_after": "0"})
     assert response.status_code == 422
     body = response.content.decode()
-    assert "greater than or equal to 0.5" in body and "greater than or equal to 1" in body
+    # the threshold is typed as a percentage, like the confidences shown on suggestions
+    assert "greater than or equal to 50" in body and "greater than or equal to 1" in body
     response = client.post(reverse("triage:triage_settings"), {
-        "enabled": "on", "auto_apply_threshold": "0.8", "retrain_after": "10"})
+        "enabled": "on", "auto_apply_threshold": "92.5", "retrain_after": "10"})
     assert response.status_code == 302
     settings = TriageSettings.objects.get(organisation=organisation)
-    assert (settings.auto_apply_threshold, settings.retrain_after) == (0.8, 10)
+    assert (settings.auto_apply_threshold, settings.retrain_after) == (0.925, 10)
+    page = client.get(reverse("triage:model_versions")).content.decode()
+    assert 'name="auto_apply_threshold" value="92.5"' in page
+
+
+def test_settings_page_shows_the_threshold_as_a_percentage(client_for, admin, sales_viewer,
+                                                           organisation, themes):
+    TriageSettings.objects.update_or_create(organisation=organisation,
+                                            defaults={"auto_apply_threshold": 0.85})
+    form = client_for(admin).get(reverse("triage:model_versions")).content.decode()
+    assert 'name="auto_apply_threshold" value="85"' in form
+    facts = client_for(sales_viewer).get(reverse("triage:model_versions")).content.decode()
+    assert "<dd>85%</dd>" in facts
+
+
+def test_threshold_percentages_are_written_the_reader_s_way():
+    from django.utils import translation
+
+    from moulin.triage.templatetags.triage import percent
+
+    assert (percent(0.853), percent(0.996), percent(0.85, 1), percent(None)) == ("85", "100",
+                                                                                  "85", "")
+    with translation.override("en"):
+        assert percent(0.925, 1) == "92.5"
+    with translation.override("fr"):
+        assert percent(0.925, 1) == "92,5"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from moulin.core import policy
@@ -92,3 +93,14 @@ def theme_picker(context):
     can = member is not None and policy.can(member, MODULE, Action.CHANGE)
     return {"can_decide": can,
             "themes": selectors.theme_choices(member=member) if can else []}
+
+
+@register.filter
+def percent(fraction, decimals=0) -> str:
+    """A confidence or threshold stored as a fraction, as the pages show it: 0.853 -> "85"
+    (rounded like the suggestions' percentages). With `percent:1`, 0.925 -> "92.5" ("92,5"
+    in French) and 0.85 -> "85": a tenth only when it matters. Empty for a missing value."""
+    if fraction is None or fraction == "":
+        return ""
+    value = round(float(fraction) * 100, int(decimals))
+    return str(int(value)) if value == int(value) else formats.number_format(value)

@@ -63,7 +63,8 @@ def _page_context(request: HttpRequest, form: TriageSettingsForm | None = None) 
                                                                  JobStatus.RUNNING)), None),
         "settings": settings,
         "form": form or TriageSettingsForm(initial={
-            "enabled": settings.enabled, "auto_apply_threshold": settings.auto_apply_threshold,
+            "enabled": settings.enabled,
+            "auto_apply_threshold": TriageSettingsForm.percent(settings.auto_apply_threshold),
             "retrain_after": settings.retrain_after, "embedder": settings.embedder}),
         "counts": selectors.triage_counts(member=member),
         "backfill": selectors.backfill_job_latest(member=member),

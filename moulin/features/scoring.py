@@ -52,7 +52,9 @@ DATA_SOURCES = {
 MANUAL = "manual"
 FUNCTIONS = {"min": (1, 20), "max": (1, 20), "log": (1, 2), "sqrt": (1, 1), "abs": (1, 1)}
 DRIVER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-ALLOWED = _("Use numbers, driver names, + - * / **, parentheses and min, max, log, sqrt, abs.")
+# lazy: worded in the reader's language each time an error is raised, not once at import
+ALLOWED = gettext_lazy("Use numbers, driver names, + - * / **, parentheses and min, max, log, "
+                       "sqrt, abs.")
 
 
 class FormulaError(DomainError):

@@ -67,6 +67,20 @@ def test_moving_below_the_pinned_block_keeps_the_others_in_place(pm):
     assert RankOverride.objects.count() == 2
 
 
+def test_board_ranks_are_those_of_the_whole_board_for_any_subset(pm, outsider):
+    features = [scored(pm, f"F{n}", 100 - n) for n in range(5)]  # F0 … F4 by score
+    unscored = make_feature(pm, "No inputs yet")
+    services.feature_move(actor=pm, feature=features[3], to_position=1, reason="Renewal")
+    elsewhere = make_feature(outsider, "Another organisation's")
+    order = services.board_order_ids(pm.organisation_id)
+    assert order == [features[3].pk, features[0].pk, features[1].pk, features[2].pk,
+                     features[4].pk, unscored.pk]
+    ranks = services.board_ranks(organisation_id=pm.organisation_id,
+                                 ids=[unscored.pk, features[2].pk, elsewhere.pk])
+    assert ranks == {features[2].pk: 4, unscored.pk: 6}  # not renumbered within the subset
+    assert services.board_ranks(organisation_id=pm.organisation_id, ids=[]) == {}
+
+
 def test_filters_squad_area_status_and_segment(pm, organisation):
     payments, reporting = make_squad(organisation, "Payments"), make_squad(organisation,
                                                                           "Reporting")

@@ -124,6 +124,15 @@ def test_formula_errors_are_clear(formula, message):
     assert message in error.value.message
 
 
+def test_formula_errors_list_what_is_allowed_in_the_reader_s_language():
+    drivers = [{"key": "fit", "source": "manual"}]
+    for language, words in (("fr", "Utilisez des nombres"), ("en", "Use numbers"),
+                            ("fr", "Utilisez des nombres")):
+        with translation.override(language), pytest.raises(FormulaError) as error:
+            scoring.check_formula("custom", drivers, "'abc'")
+        assert words in error.value.message
+
+
 def test_an_empty_formula_is_refused_where_one_is_needed():
     with pytest.raises(FormulaError, match="Enter a formula"):
         scoring.parse_formula("  ", ["fit"])

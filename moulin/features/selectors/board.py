@@ -19,13 +19,16 @@ from django.utils.translation import gettext as _
 from moulin.accounts.models import Member
 from moulin.core import parsing, policy
 from moulin.core.api import paginate
-from moulin.features.models import Feature, FeatureSegment, FeatureStatus, RankOverride
+from moulin.features.models import (
+    BOARD_ORDERING,
+    Feature,
+    FeatureSegment,
+    FeatureStatus,
+    RankOverride,
+    with_board_keys,
+)
 
 MODULE = "features"
-UNPINNED = 2**31 - 1
-NO_SCORE = Decimal("-999999999999")
-# Pinned features first (manual rank), then by score (features that cannot be scored last).
-BOARD_ORDERING = ("pin_order", "-score_order", "id")
 
 
 @dataclass
@@ -99,8 +102,7 @@ def _ranked(member: Member, filters: FeatureFilters | None) -> QuerySet[Feature]
     qs = policy.scope(Feature.objects.all(), member, MODULE)
     if filters is not None:
         qs = filters.apply(qs)
-    return qs.annotate(pin_order=Coalesce("manual_rank", Value(UNPINNED)),
-                       score_order=Coalesce("score", Value(NO_SCORE)))
+    return with_board_keys(qs)
 
 
 def _with_rows(qs: QuerySet[Feature]) -> QuerySet[Feature]:

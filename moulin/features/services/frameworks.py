@@ -57,18 +57,20 @@ def compiled(framework: ScoringFramework) -> scoring.Framework:
                                      name=framework.name, pk=framework.pk)
 
 
-def scores_in_reader_language(*, organisation_id: int, features: Iterable[Feature]) -> None:
+def scores_in_reader_language(*, organisation_id: int, features: Iterable[Feature],
+                              standard: ScoringFramework | None = None) -> None:
     """Word the stored score breakdowns and errors of these features in the active language,
     for display (the instances must not be saved afterwards).
 
     Scores are stored in the organisation's language (``scores_recompute``); a member may read
     Moulin in another one. The numbers stay the stored ones; the labels of the standard
     framework's drivers, and an error's message, are those of the reader's language.
+    Pass ``standard`` when the caller has already read the standard framework.
     """
     features = list(features)
     if not features:
         return
-    standard = framework_standard(organisation_id=organisation_id)
+    standard = standard or framework_standard(organisation_id=organisation_id)
     try:
         framework = compiled(standard)
     except scoring.FormulaError as error:

@@ -85,14 +85,15 @@ def _board_context(member, params: QueryDict) -> dict:
                                 cursor=params.get("cursor") or None, limit=PAGE_SIZE)
     rows = page["items"]
     # Ranks on the whole board (the list may be filtered): what a move's position refers to.
-    ranks = {pk: rank for rank, pk in enumerate(
-        services.board_order_ids(member.organisation_id), start=1)}
+    ranks = services.board_ranks(organisation_id=member.organisation_id,
+                                 ids=[row.pk for row in rows])
     for row in rows:
         row.rank = ranks.get(row.pk, row.position)
-    services.scores_in_reader_language(organisation_id=member.organisation_id, features=rows)
+    standard = services.framework_standard(organisation_id=member.organisation_id)
+    services.scores_in_reader_language(organisation_id=member.organisation_id, features=rows,
+                                       standard=standard)
     columns = driver_columns(rows)
     _annotate(rows, columns)
-    standard = services.framework_standard(organisation_id=member.organisation_id)
     return {
         "rows": rows, "columns": columns, "next_cursor": page["next_cursor"],
         "extra_drivers": sum(1 for c in columns if c["extra"]),

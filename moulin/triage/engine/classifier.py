@@ -177,16 +177,21 @@ class _Features:
         self.projection = projection
 
     @classmethod
-    def fit(cls, texts: list[str], embeddings: np.ndarray, rng: np.random.Generator) -> _Features:
+    def fit_transform(cls, texts: list[str], embeddings: np.ndarray, rng: np.random.Generator
+                      ) -> tuple[_Features, sparse.csr_matrix]:
+        """The fitted features and the training texts' matrix (TF-IDF counted once)."""
         cleaned = [clean_for_features(text) for text in texts]
         word = _word_vectorizer(max_features=WORD_FEATURES)
         char = _char_vectorizer(max_features=CHAR_FEATURES)
-        _fit_vectorizer(word, cleaned)
-        _fit_vectorizer(char, cleaned)
+        words = sparse.hstack([_fit_vectorizer(word, cleaned), _fit_vectorizer(char, cleaned)],
+                              format="csr", dtype=np.float32)
         kernel = _Kernel.fit(embeddings, rng) if len(texts) <= KERNEL_MAX_ITEMS else None
         projection = (_Projection.fit(embeddings, EMBEDDING_COMPONENTS)
                       if EMBEDDING_COMPONENTS and len(texts) > KERNEL_MAX_ITEMS else None)
-        return cls(word, char, kernel, EMBEDDING_WEIGHT, projection)
+        features = cls(word, char, kernel, EMBEDDING_WEIGHT, projection)
+        dense = features.dense(embeddings)
+        return features, sparse.hstack([words, sparse.csr_matrix(dense)], format="csr",
+                                       dtype=np.float32)
 
     @property
     def sparse_width(self) -> int:
@@ -198,12 +203,16 @@ class _Features:
         cleaned = [clean_for_features(text) for text in texts]
         words = sparse.hstack([self.word.transform(cleaned), self.char.transform(cleaned)],
                               format="csr", dtype=np.float32)
+        return words, self.dense(embeddings)
+
+    def dense(self, embeddings: np.ndarray) -> np.ndarray:
+        """The weighted embedding columns (projected above KERNEL_MAX_ITEMS) and kernel ones."""
         projected = (self.projection.transform(embeddings) if self.projection is not None
                      else embeddings)
         dense = [projected * self.embedding_weight]
         if self.kernel is not None:
             dense.append(self.kernel.transform(embeddings) * self.embedding_weight)
-        return words, np.hstack(dense).astype(np.float32, copy=False)
+        return np.hstack(dense).astype(np.float32, copy=False)
 
     def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> sparse.csr_matrix:
         """Every column in one sparse matrix (what the linear solver reads)."""
@@ -211,13 +220,14 @@ class _Features:
         return sparse.hstack([words, sparse.csr_matrix(dense)], format="csr", dtype=np.float32)
 
 
-def _fit_vectorizer(vectorizer: TfidfVectorizer, texts: list[str]) -> None:
-    """Fit, tolerating texts without a single word (emoji-only training sets)."""
+def _fit_vectorizer(vectorizer: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
+    """Fit and transform, tolerating texts without a single word (emoji-only training sets:
+    the vocabulary is then one placeholder word that no text contains)."""
     try:
-        vectorizer.fit(texts)
+        return vectorizer.fit_transform(texts)
     except ValueError:  # empty vocabulary
         vectorizer.set_params(max_features=None)
-        vectorizer.fit([*texts, "_"])
+        return vectorizer.fit_transform([*texts, "_"])[:len(texts)]
 
 
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -357,8 +367,7 @@ class ThemeClassifier:
         # The vectorisers are fitted once on every text (no label is read: the validation
         # texts only add words to the vocabulary) and the matrix is built once; the validation
         # model and the final model are then fitted side by side (liblinear releases the GIL).
-        features = _Features.fit(all_texts, embeddings, rng)
-        matrix = features.transform(all_texts, embeddings)
+        features, matrix = _Features.fit_transform(all_texts, embeddings, rng)
         report(2, 4)
         split = _validation_split(codes, rng)
         joint = len(all_texts) <= JOINT_SVM_MAX_ITEMS  # the same for both fits (calibration)

@@ -67,7 +67,7 @@ def test_moving_below_the_pinned_block_keeps_the_others_in_place(pm):
     assert RankOverride.objects.count() == 2
 
 
-def test_board_ranks_are_those_of_the_whole_board_for_any_subset(pm, outsider):
+def test_board_order_pins_first_then_score_then_unscorable(pm, outsider):
     features = [scored(pm, f"F{n}", 100 - n) for n in range(5)]  # F0 … F4 by score
     unscored = make_feature(pm, "No inputs yet")
     services.feature_move(actor=pm, feature=features[3], to_position=1, reason="Renewal")
@@ -75,10 +75,7 @@ def test_board_ranks_are_those_of_the_whole_board_for_any_subset(pm, outsider):
     order = services.board_order_ids(pm.organisation_id)
     assert order == [features[3].pk, features[0].pk, features[1].pk, features[2].pk,
                      features[4].pk, unscored.pk]
-    ranks = services.board_ranks(organisation_id=pm.organisation_id,
-                                 ids=[unscored.pk, features[2].pk, elsewhere.pk])
-    assert ranks == {features[2].pk: 4, unscored.pk: 6}  # not renumbered within the subset
-    assert services.board_ranks(organisation_id=pm.organisation_id, ids=[]) == {}
+    assert elsewhere.pk not in order
 
 
 def test_filters_squad_area_status_and_segment(pm, organisation):

@@ -8,11 +8,7 @@ order (they keep their place, the moved feature lands exactly at ``p``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from django.db import connection, transaction
-from django.db.models import Window
-from django.db.models.functions import RowNumber
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from moulin.accounts.models import Member
@@ -33,28 +29,6 @@ def board_order_ids(organisation_id: int) -> list[int]:
     """The organisation's whole board, as feature ids in ranked order."""
     return list(with_board_keys(Feature.objects.filter(organisation_id=organisation_id))
                 .order_by(*BOARD_ORDERING).values_list("pk", flat=True))
-
-
-def board_ranks(*, organisation_id: int, ids: Iterable[int]) -> dict[int, int]:
-    """The rank (1 = top) of these features on the organisation's whole board, whatever list
-    they are shown in (a filtered board, a squad's view). One query: the database numbers the
-    whole board and returns only these rows (the ids are matched *after* the numbering, hence
-    the outer SELECT: a filter on the numbered queryset would number only the matching rows).
-    """
-    ids = [int(pk) for pk in ids]
-    if not ids:
-        return {}
-    numbered = (with_board_keys(Feature.objects.filter(organisation_id=organisation_id))
-                .annotate(board_rank=Window(RowNumber(), order_by=BOARD_ORDERING))
-                .order_by().values_list("pk", "board_rank"))
-    sql, params = numbered.query.sql_with_params()
-    quote = connection.ops.quote_name
-    wanted = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        # only the ORM's SQL, quoted names and placeholders are put in: values are parameters
-        cursor.execute(f"SELECT {quote('pk')}, {quote('board_rank')} FROM ({sql}) board "  # noqa: S608
-                       f"WHERE {quote('pk')} IN ({wanted})", [*params, *ids])
-        return dict(cursor.fetchall())
 
 
 def _reason(reason: str) -> str:

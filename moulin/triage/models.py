@@ -144,6 +144,9 @@ class FeedbackAnalysis(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    # Theme ids a person took off this item: never applied to it automatically again (a
+    # person applying one of them by hand takes it off this list).
+    removed_themes = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [

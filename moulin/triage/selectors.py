@@ -23,7 +23,7 @@ from moulin.triage.models import (
     TriageSettings,
 )
 from moulin.triage.services.settings import triage_settings_get
-from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
+from moulin.triage.services.taxonomy import suggestions_shown, themes_by_id
 
 MODULE = "feedback"
 
@@ -125,18 +125,10 @@ def feedback_triage(*, member: Member, feedback: Feedback,
     if links is None:
         links = list(FeedbackTheme.objects.filter(feedback=feedback).order_by("created_at"))
     applied = [(link, themes[link.theme_id]) for link in links if link.theme_id in themes]
-    suggestions = []
-    for entry in (analysis.suggestions if analysis and isinstance(analysis.suggestions, list)
-                  else []):
-        if not isinstance(entry, dict):
-            continue
-        theme = theme_resolve(entry.get("theme"), themes) if isinstance(entry.get("theme"),
-                                                                        int) else None
-        if theme is None or theme.archived_at is not None or \
-                any(s.theme.pk == theme.pk for s in suggestions):
-            continue
-        suggestions.append(Suggestion(rank=len(suggestions) + 1, theme=theme,
-                                      confidence=float(entry.get("confidence") or 0)))
+    suggestions = [Suggestion(rank=rank, theme=theme, confidence=confidence)
+                   for rank, (theme, confidence) in enumerate(
+                       suggestions_shown(analysis.suggestions if analysis else None, themes),
+                       start=1)]
     return FeedbackTriage(feedback=feedback, analysis=analysis, suggestions=suggestions,
                           applied=applied)
 

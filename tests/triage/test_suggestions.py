@@ -277,3 +277,57 @@ def test_inbox_rows_cost_a_fixed_number_of_queries(client_for, pm, organisation,
         response = client.get(reverse("feedback:inbox"), headers={"HX-Request": "true",
                                                                   "HX-Target": "inbox-results"})
     assert response.content.decode().count("row-themes") == len(items)
+
+
+def test_suggestion_n_is_the_one_shown_after_themes_are_archived_or_merged(
+        client_for, product_ops, organisation, themes, never_automatic,
+        django_capture_on_commit_callbacks):
+    """Stored suggestions are refreshed by retraining only; the pages leave archived themes
+    out and follow merges, and "accept suggestion N" must pick what the page numbers N."""
+    from moulin.accounts.audit import CLI
+    from moulin.triage.services import suggestion_accept, theme_archive, theme_merge
+
+    item = received(organisation, django_capture_on_commit_callbacks, NEW_ITEMS[0][0])
+    first, second, third = themes["bank_sync"], themes["reminders"], themes["forecast"]
+    analysis = analysis_of(item)
+    analysis.suggestions = [{"theme": first.pk, "confidence": 0.5},
+                            {"theme": second.pk, "confidence": 0.3},
+                            {"theme": third.pk, "confidence": 0.2}]
+    analysis.save(update_fields=["suggestions"])
+    theme_merge(actor=product_ops, origin=CLI, theme=first, into=second)  # shown: 2nd, 3rd
+    page = client_for(product_ops).get(reverse("feedback:detail", args=[item.pk]))
+    shown = page.content.decode()
+    assert shown.index(second.name) < shown.index(third.name)
+    link = suggestion_accept(actor=product_ops, feedback=item, rank=2)
+    assert link.theme == third, "suggestion 2 as shown is the third theme"
+
+    FeedbackTheme.objects.filter(feedback=item).delete()
+    theme_archive(actor=product_ops, origin=CLI, theme=second)  # shown: the third only
+    assert suggestion_accept(actor=product_ops, feedback=item, rank=1).theme == third
+    response = decide(client_for(product_ops), item, decision="accept", rank="2")
+    assert response.status_code == 422
+    assert "There is only 1 suggestion for this item." in response.content.decode()
+
+
+def test_a_theme_a_person_took_off_is_not_applied_automatically_again(
+        pm, organisation, themes, django_capture_on_commit_callbacks):
+    from moulin.triage.services import feedback_theme_apply, feedback_theme_remove
+
+    item = received(organisation, django_capture_on_commit_callbacks, NEW_ITEMS[0][0])
+    settings = TriageSettings.objects.get(organisation=organisation)
+    settings.auto_apply_threshold = max(0.5, round(analysis_of(item).confidence - 0.01, 3))
+    settings.save()
+    feedback_analyse(organisation_id=organisation.pk, ids=[item.pk], force=True)
+    assert FeedbackTheme.objects.get(feedback=item).origin == Origin.AUTOMATIC
+
+    feedback_theme_remove(actor=pm, feedback=item, theme=themes["bank_sync"])
+    assert analysis_of(item).outcome == Outcome.SUGGESTED  # back in the review queue
+    # a refresh of the suggestions (retraining, rollback, edited text) re-analyses the item
+    feedback_analyse(organisation_id=organisation.pk, ids=[item.pk], force=True)
+    assert not FeedbackTheme.objects.filter(feedback=item).exists()
+    analysis = analysis_of(item)
+    assert analysis.outcome == Outcome.SUGGESTED
+    assert analysis.suggestions[0]["theme"] == themes["bank_sync"].pk  # still suggested
+
+    feedback_theme_apply(actor=pm, feedback=item, theme=themes["bank_sync"])  # changed mind
+    assert analysis_of(item).removed_themes == []

@@ -152,7 +152,8 @@ def _decide(analysis: FeedbackAnalysis, suggestions: Suggestions | None,
     if suggestions.unknown or top is None:
         return Outcome.UNKNOWN, None, [link.pk for link in automatic]
     # A threshold of 1 means "never": a calibrated probability can round to 1.0.
-    if settings.auto_apply_threshold < 1 and top["confidence"] >= settings.auto_apply_threshold:
+    if settings.auto_apply_threshold < 1 and top["confidence"] >= settings.auto_apply_threshold \
+            and top["theme"] not in (analysis.removed_themes or []):  # a person took it off
         keep = [link for link in automatic if link.theme_id == top["theme"]]
         stale = [link.pk for link in automatic if link.theme_id != top["theme"]]
         new = None

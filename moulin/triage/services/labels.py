@@ -18,7 +18,7 @@ from moulin.core.errors import DomainError
 from moulin.feedback.models import Feedback, FeedbackEvent
 from moulin.triage.models import FeedbackAnalysis, FeedbackTheme, Origin, Outcome, Theme
 from moulin.triage.services.analysis import feedback_analyse
-from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
+from moulin.triage.services.taxonomy import suggestions_shown, theme_resolve, themes_by_id
 from moulin.triage.services.training import labels_counted
 
 
@@ -47,6 +47,21 @@ def _reviewed(actor: Member, feedback: Feedback, outcome: str, *, decided: bool 
         FeedbackAnalysis.objects.filter(pk=analysis.pk).update(
             outcome=outcome, reviewed_at=timezone.now() if decided else None,
             reviewed_by=actor if decided else None)
+
+
+def _remember_removed(feedback: Feedback, *, add: int | None = None,
+                      drop: int | None = None) -> None:
+    """Keep the item's list of themes a person took off it (never re-applied automatically,
+    e.g. when a retraining refreshes its suggestions); applying one by hand drops it."""
+    analysis = FeedbackAnalysis.objects.select_for_update().filter(
+        feedback=feedback).only("removed_themes").first()
+    if analysis is None:
+        return
+    removed = [pk for pk in (analysis.removed_themes or []) if pk not in (add, drop)]
+    if add is not None:
+        removed.append(add)
+    if removed != (analysis.removed_themes or []):
+        FeedbackAnalysis.objects.filter(pk=analysis.pk).update(removed_themes=removed)
 
 
 def _history(actor: Member, feedback: Feedback, before: list[str], after: list[str],
@@ -80,19 +95,22 @@ def feedback_theme_apply(*, actor: Member, feedback: Feedback, theme: Theme,
             link.origin, link.applied_by = origin, actor
             link.save(update_fields=["origin", "applied_by"])
         _reviewed(actor, feedback, Outcome.REVIEWED)
+        _remember_removed(feedback, drop=target.pk)
         _history(actor, feedback, before, _theme_names(feedback))
         labels_counted(organisation=actor.organisation_id, actor=actor)
     return link
 
 
 def suggestion_accept(*, actor: Member, feedback: Feedback, rank: int = 1) -> FeedbackTheme:
-    """Accept the ``rank``-th suggestion (1 = the top one): one keystroke in the inbox."""
+    """Accept the ``rank``-th suggestion (1 = the top one) as the item's page, the inbox and
+    the API number them (``suggestions_shown``): one keystroke in the inbox."""
     _check(actor, feedback)
-    analysis = _analysis(feedback)
-    suggestions = analysis.suggestions if analysis is not None else []
     if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
         raise DomainError(_("Choose suggestion 1, 2 or 3."), field="rank")
-    if rank > len(suggestions or []):
+    analysis = _analysis(feedback)
+    suggestions = suggestions_shown(analysis.suggestions if analysis is not None else None,
+                                    themes_by_id(organisation_id=actor.organisation_id))
+    if rank > len(suggestions):
         if not suggestions:
             raise DomainError(_("There is no suggestion for this item: choose a theme."),
                               field="rank")
@@ -100,14 +118,9 @@ def suggestion_accept(*, actor: Member, feedback: Feedback, rank: int = 1) -> Fe
                                    "There are only %(n)d suggestions for this item.",
                                    len(suggestions)) % {"n": len(suggestions)},
                           field="rank")
-    chosen = suggestions[rank - 1]
-    theme = Theme.objects.filter(organisation_id=actor.organisation_id,
-                                 pk=chosen.get("theme")).first()
-    if theme is None:
-        raise DomainError(_("This suggestion's theme no longer exists: choose a theme."),
-                          field="rank")
+    theme, confidence = suggestions[rank - 1]
     return feedback_theme_apply(actor=actor, feedback=feedback, theme=theme,
-                                origin=Origin.ACCEPTED, confidence=chosen.get("confidence"))
+                                origin=Origin.ACCEPTED, confidence=confidence)
 
 
 def feedback_theme_remove(*, actor: Member, feedback: Feedback, theme: Theme) -> bool:
@@ -117,6 +130,7 @@ def feedback_theme_remove(*, actor: Member, feedback: Feedback, theme: Theme) ->
         before = _theme_names(feedback)
         removed, _detail = FeedbackTheme.objects.filter(feedback=feedback, theme=theme).delete()
         if removed:
+            _remember_removed(feedback, add=theme.pk)
             left = FeedbackTheme.objects.filter(feedback=feedback).exists()
             # nothing decided any more without a theme: the item goes back to review
             _reviewed(actor, feedback, Outcome.REVIEWED if left else Outcome.SUGGESTED,

@@ -241,3 +241,23 @@ def theme_resolve(theme_id: int, themes: dict[int, Theme]) -> Theme | None:
         seen.add(theme.pk)
         theme = themes.get(theme.merged_into_id)
     return theme
+
+
+def suggestions_shown(stored: object, themes: dict[int, Theme]) -> list[tuple[Theme, float]]:
+    """An item's stored suggestions as people see and pick them: each theme as it stands
+    today (merges followed), archived themes left out, each theme once, in the model's order.
+    Suggestion N on a page, in the keyboard shortcuts and in the API is the N-th of these."""
+    shown: list[tuple[Theme, float]] = []
+    for entry in stored if isinstance(stored, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("theme"), int):
+            continue
+        theme = theme_resolve(entry["theme"], themes)
+        if theme is None or theme.archived_at is not None or \
+                any(seen.pk == theme.pk for seen, _confidence in shown):
+            continue
+        try:
+            confidence = float(entry.get("confidence") or 0)
+        except (TypeError, ValueError):
+            confidence = 0.0
+        shown.append((theme, confidence))
+    return shown

@@ -22,6 +22,7 @@ class ThemeForm(forms.Form):
                                   help_text=_("What belongs here, in a sentence: the model "
                                               "reads it."))
     examples = forms.CharField(label=_("Example phrases"), required=False,
+                               max_length=20_000,  # 20 phrases of 300 characters, and room
                                widget=forms.Textarea(attrs={"rows": 4}),
                                help_text=_("One per line, in either language: how customers "
                                            "say it. A few are enough to start."))

@@ -63,6 +63,8 @@ def test_theme_names_follow_the_interface_language(organisation):
     ({"name_en": "Forecast", "examples": "\n".join(f"phrase {n}" for n in range(21))},
      "At most 20 example phrases"),
     ({"name_en": "Forecast", "examples": "y" * 301}, "at most 300 characters"),
+    ({"name_en": "Forecast", "examples": "\n".join(f"phrase {n}" for n in range(5000))},
+     "at most 20000 characters"),
     ({"name_en": "Forecast", "product_area": "999999"}, "Select a valid choice"),
 ])
 def test_bad_themes_say_what_to_fix(client_for, product_ops, organisation, data, message):
@@ -70,6 +72,19 @@ def test_bad_themes_say_what_to_fix(client_for, product_ops, organisation, data,
     assert response.status_code == 422
     assert message in response.content.decode()
     assert not Theme.objects.filter(organisation=organisation).exists()
+
+
+def test_pasting_thousands_of_example_lines_is_refused_at_once():
+    """The 21st distinct phrase stops the reading (it used to compare every line with every
+    kept one: a pasted 20,000-line list took 19 s before the same answer)."""
+    from moulin.core.errors import DomainError
+    from moulin.triage.services.taxonomy import clean_examples
+
+    lines = [f"phrase {n}" for n in range(2_000)]
+    with pytest.raises(DomainError, match="At most 20 example phrases"):
+        clean_examples(lines)
+    repeated = ["Same phrase", "same PHRASE", ""] * 1000 + ["Other"]
+    assert clean_examples(repeated) == ["Same phrase", "Other"]
 
 
 def test_two_active_themes_cannot_share_a_name(client_for, product_ops, organisation):

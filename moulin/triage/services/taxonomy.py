@@ -48,18 +48,19 @@ def clean_examples(value: list[str] | str | None) -> list[str]:
         return []
     lines = value.splitlines() if isinstance(value, str) else [str(v) for v in value]
     examples: list[str] = []
+    seen: set[str] = set()
     for line in lines:
         text = parsing.clean_text(line)
-        if not text:
+        if not text or text.lower() in seen:
             continue
         if len(text) > MAX_EXAMPLE:
             raise DomainError(_("Each example phrase has at most %d characters.") % MAX_EXAMPLE,
                               field="examples")
-        if text.lower() not in {e.lower() for e in examples}:
-            examples.append(text)
-    if len(examples) > MAX_EXAMPLES:
-        raise DomainError(_("At most %d example phrases per theme.") % MAX_EXAMPLES,
-                          field="examples")
+        if len(examples) == MAX_EXAMPLES:  # said at once, not after reading a pasted book
+            raise DomainError(_("At most %d example phrases per theme.") % MAX_EXAMPLES,
+                              field="examples")
+        seen.add(text.lower())
+        examples.append(text)
     return examples
 
 

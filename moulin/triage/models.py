@@ -171,6 +171,16 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+# Why a model version was trained, as the models pages word it.
+TRIGGER_LABELS = {
+    "labels": _("after new labels"),
+    "on demand": _("on demand"),
+    "taxonomy": _("taxonomy changed"),
+    "cold start": _("first model (from the taxonomy)"),
+    "embedding model": _("embedding model changed"),
+}
+
+
 class ModelVersion(TenantModel):
     """One trained theme classifier, kept with its evaluation numbers so it can be rolled back."""
 
@@ -179,7 +189,7 @@ class ModelVersion(TenantModel):
     number = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     is_active = models.BooleanField(default=False)
-    trigger = models.CharField(max_length=32, blank=True)  # "labels", "on demand", "taxonomy"
+    trigger = models.CharField(max_length=32, blank=True)  # a key of TRIGGER_LABELS
     trained_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     embedder = models.CharField(max_length=40, blank=True)
@@ -202,6 +212,11 @@ class ModelVersion(TenantModel):
             models.UniqueConstraint(fields=["organisation"], condition=models.Q(is_active=True),
                                     name="triage_model_one_active"),
         ]
+
+    @property
+    def trigger_label(self) -> str:
+        """Why it was trained, in the reader's language (unknown keys as stored)."""
+        return str(TRIGGER_LABELS.get(self.trigger, self.trigger))
 
     def __str__(self) -> str:
         return gettext("model v%(number)s") % {"number": self.number}

@@ -270,3 +270,28 @@ def test_threshold_percentages_are_written_the_reader_s_way():
         assert percent(0.925, 1) == "92.5"
     with translation.override("fr"):
         assert percent(0.925, 1) == "92,5"
+
+
+def test_the_models_page_pages_versions_and_always_shows_the_active_one(
+        client_for, admin, sales_viewer, organisation, themes):
+    active = train(organisation)  # v1
+    ModelVersion.objects.bulk_create([
+        ModelVersion(organisation=organisation, number=n, status=JobStatus.DONE,
+                     trigger="labels") for n in range(2, 57)])
+    client = client_for(admin)
+    newest = client.get(reverse("triage:model_versions")).content.decode()
+    assert f'<div class="value">v{active.number}</div>' in newest  # rolled back to v1
+    assert 'id="version-56"' in newest and 'id="version-7"' in newest
+    assert 'id="version-6"' not in newest and 'rel="next" href="/' in newest \
+        and '?before=7">' in newest
+    older = client.get(reverse("triage:model_versions"), {"before": "7"}).content.decode()
+    assert 'id="version-6"' in older and 'id="version-1"' in older
+    assert 'id="version-7"' not in older and 'rel="next"' not in older  # the last page
+    assert client.get(reverse("triage:model_versions"),
+                      {"before": "x"}).status_code == 200  # a bad value: the newest page
+
+    assert "after new labels" in newest  # why each version was trained, worded
+    sales_viewer.user.language = "fr"
+    sales_viewer.user.save(update_fields=["language"])
+    french = client_for(sales_viewer).get(reverse("triage:model_versions")).content.decode()
+    assert "après de nouvelles étiquettes" in french and "after new labels" not in french

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from moulin.accounts.audit import Origin
-from moulin.core import policy
+from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.core.views import render_form
@@ -52,15 +52,23 @@ def _confusions(version: ModelVersion, themes: dict) -> list[dict]:
     return out
 
 
+VERSIONS_PER_PAGE = 50
+
+
 def _page_context(request: HttpRequest, form: TriageSettingsForm | None = None) -> dict:
     member = request.member
     settings = selectors.triage_settings(member=member)
-    versions = list(selectors.model_version_list(member=member)[:50])
+    every = selectors.model_version_list(member=member)
+    # 50 versions a page, newest first; ?before=N lists the ones older than vN
+    before = parsing.parse_id(request.GET.get("before"))
+    listed = every.filter(number__lt=before) if before else every
+    versions = list(listed[:VERSIONS_PER_PAGE + 1])
+    older = versions[VERSIONS_PER_PAGE - 1].number if len(versions) > VERSIONS_PER_PAGE else None
+    versions = versions[:VERSIONS_PER_PAGE]
     return {
-        "versions": versions,
-        "active": next((v for v in versions if v.is_active), None),
-        "in_progress": next((v for v in versions if v.status in (JobStatus.QUEUED,
-                                                                 JobStatus.RUNNING)), None),
+        "versions": versions, "older_than": older, "paged": bool(before),
+        "active": every.filter(is_active=True).first(),
+        "in_progress": every.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).first(),
         "settings": settings,
         "form": form or TriageSettingsForm(initial={
             "enabled": settings.enabled,

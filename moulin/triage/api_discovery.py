@@ -76,8 +76,9 @@ class MergedOut(Schema):
     id: int
     status: str
     merged_into: int | None
-    customers: int = Field(..., description="Distinct customers behind the kept item now")
-    arr: Decimal
+    customers: int = Field(..., description="Distinct customers behind the kept item now "
+                                            "(after an undo: the item it was merged into)")
+    arr: Decimal = Field(..., description="Their ARR, each customer once")
 
 
 def _merged_out(item: Feedback, kept: Feedback) -> dict:
@@ -108,9 +109,12 @@ def unmerge_feedback(request: HttpRequest, duplicate_id: ObjectId):
     member = request.member
     duplicate = feedback_selectors.feedback_get(member=member, pk=duplicate_id,
                                                 action=Action.CHANGE)
+    kept_id = duplicate.merged_into_id  # None when not merged: the service answers 409
     item = duplicates.feedback_unmerge(actor=member, duplicate=duplicate,
                                        origin=Origin.from_request(request, via="api"))
-    return _merged_out(item, item)
+    # The figures are those of the item it left (what that item counts now), as after a merge.
+    kept = feedback_selectors.feedback_get(member=member, pk=kept_id)
+    return _merged_out(item, kept)
 
 
 # --- Emerging themes ----------------------------------------------------------------------------

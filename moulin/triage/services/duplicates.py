@@ -217,7 +217,12 @@ def feedback_unmerge(*, actor: Member, duplicate: Feedback, origin: Origin = CLI
     if duplicate.merged_into_id is None:
         raise Conflict(_("This item is not merged into another one."))
     kept_id = duplicate.merged_into_id
-    merge = (duplicate.events.filter(kind="merged", changes__merged_into=kept_id)
+    # The latest merge of this item as the duplicate (the kept side's event has "merged_from"):
+    # it holds the status to give back. Its target may not be ``kept_id`` any more: merging the
+    # item it went into moves it along (A into B, then B into C: A points at C) and writes no
+    # event on it. An item is merged again only after an undo, so the latest one is the merge
+    # being undone.
+    merge = (duplicate.events.filter(kind="merged", changes__has_key="merged_into")
              .order_by("-created_at", "-id").first())
     previous = Status.NEW
     if merge is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -15,6 +16,7 @@ from moulin.accounts.models import (
     Department,
     Invitation,
     Member,
+    Organisation,
     PermissionGrant,
     Squad,
 )
@@ -185,3 +187,10 @@ def organisation_overview(*, member: Member) -> dict:
             organisation_id=org_id, accepted_at=None, revoked_at=None,
             expires_at__gt=timezone.now()).count(),
     }
+
+
+def organisation_language(organisation_id: int) -> str:
+    """The organisation's language: what background work writes its stored texts in (job
+    messages, notes), whoever or whatever started it."""
+    return (Organisation.objects.filter(pk=organisation_id).values_list("language", flat=True)
+            .first() or settings.LANGUAGE_CODE)

@@ -295,3 +295,20 @@ def test_the_models_page_pages_versions_and_always_shows_the_active_one(
     sales_viewer.user.save(update_fields=["language"])
     french = client_for(sales_viewer).get(reverse("triage:model_versions")).content.decode()
     assert "après de nouvelles étiquettes" in french and "after new labels" not in french
+
+
+def test_training_notes_are_written_in_the_organisation_s_language(organisation, themes):
+    """The worker runs in the server's language (French by default): what it stores follows
+    the organisation's, whoever or whatever starts the training."""
+    from django.utils import translation
+
+    organisation.language = "en"
+    organisation.save(update_fields=["language"])
+    with translation.override("fr"):
+        version = train(organisation)
+    assert version.metrics["note"].startswith("Not enough labelled feedback")
+    organisation.language = "fr"
+    organisation.save(update_fields=["language"])
+    with translation.override("en"):
+        version = train(organisation)
+    assert version.metrics["note"].startswith("Pas encore assez")

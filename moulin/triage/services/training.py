@@ -21,12 +21,13 @@ import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member, Organisation
+from moulin.accounts.selectors import organisation_language
 from moulin.core.errors import Conflict, DomainError
 from moulin.feedback.models import Feedback
 from moulin.triage.models import (
@@ -219,7 +220,17 @@ def _metrics(classifier, texts, labels, embeddings) -> dict:
 
 def model_train(*, version_id: int, refresh: bool = True) -> ModelVersion | None:
     """Claim a queued version and train it; the version row tells how it went (failed ones
-    keep their message and can be re-run). Returns None when someone else claimed it."""
+    keep their message and can be re-run). Returns None when someone else claimed it.
+    Its messages and notes are written in the organisation's language, whoever asked."""
+    organisation_id = ModelVersion.objects.filter(pk=version_id).values_list(
+        "organisation_id", flat=True).first()
+    if organisation_id is None:
+        return None
+    with translation.override(organisation_language(organisation_id)):
+        return _model_train(version_id=version_id, refresh=refresh)
+
+
+def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
     from moulin.triage.engine.embedders import get_embedder
 
     now = timezone.now()

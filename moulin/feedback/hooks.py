@@ -4,12 +4,17 @@ The hub must not import the apps built on it (triage, features…), yet they nee
 feedback arrives. An upper app registers a function once, in its ``AppConfig.ready()``; intake
 calls ``feedback_saved`` after writing, and the functions run once the transaction commits (at
 once outside a transaction). A failing listener is logged and never breaks intake.
+
+GDPR erasure (``personal_data_erased``) is the other way round: the upper apps keep copies of
+verbatims (theme examples, cluster keywords…) and must remove the person from them in the same
+transaction as the erasure, so a failing listener fails the erasure instead of leaving a copy.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from django.db import transaction
 
@@ -41,3 +46,31 @@ def feedback_saved(*, organisation_id: int, ids: Iterable[int]) -> None:
                                  len(ids))
 
     transaction.on_commit(notify)
+
+
+class PersonalDataErasedListener(Protocol):
+    """``listener(organisation_id=…, needles=[…], replacement="[erased]")``."""
+
+    def __call__(self, *, organisation_id: int, needles: list[str], replacement: str
+                 ) -> object: ...
+
+
+_erased_listeners: list[PersonalDataErasedListener] = []
+
+
+def register_personal_data_erased(listener: PersonalDataErasedListener) -> None:
+    """Call ``listener`` when a person is erased: it replaces ``needles`` (their name, address)
+    with ``replacement`` wherever its app copied feedback text."""
+    if listener not in _erased_listeners:
+        _erased_listeners.append(listener)
+
+
+def personal_data_erased(*, organisation_id: int, needles: list[str], replacement: str) -> None:
+    """Tell the listeners, at once and inside the caller's transaction, that these values were
+    erased. Unlike ``feedback_saved``, an exception propagates: the erasure rolls back whole
+    and can be retried, rather than succeeding with a copy of the person left behind."""
+    if not needles:
+        return
+    for listener in list(_erased_listeners):
+        listener(organisation_id=organisation_id, needles=list(needles),
+                 replacement=replacement)

@@ -16,6 +16,7 @@ from moulin.feedback.services.privacy import (
     ERASED,
     contact_erase,
     feedback_scrub_personal_data,
+    personal_data_pattern,
 )
 from moulin.feedback.services.saved_views import saved_view_delete, saved_view_save
 from moulin.feedback.services.triage import (
@@ -31,5 +32,5 @@ __all__ = [
     "FeedbackWriter", "ItemResult", "contact_erase", "feedback_bulk_action",
     "feedback_bulk_undo", "feedback_bulk_upsert", "feedback_create", "feedback_input",
     "feedback_scrub_personal_data", "feedback_submit", "feedback_undo", "feedback_update",
-    "saved_view_delete", "saved_view_save",
+    "personal_data_pattern", "saved_view_delete", "saved_view_save",
 ]

@@ -18,13 +18,19 @@ from moulin.feedback.models import (
 
 # --- Personal data ----------------------------------------------------------------------------
 
+def personal_data_pattern(needles: list[str]) -> re.Pattern[str]:
+    """Any of the values, case-insensitively, longest first ("Marie Curie" before "Marie").
+    The apps that copy verbatims scrub their copies with the same pattern (hooks)."""
+    return re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)),
+                      re.IGNORECASE)
+
+
 def feedback_scrub_personal_data(*, contact: Contact, needles: list[str],
                                  replacement: str) -> int:
     """Replace a person's name and address in every verbatim of theirs; returns the count."""
     if not needles:
         return 0
-    pattern = re.compile("|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True)),
-                         re.IGNORECASE)
+    pattern = personal_data_pattern(needles)
     query = Q()
     for needle in needles:
         query |= Q(text__icontains=needle) | Q(title__icontains=needle)
@@ -56,6 +62,10 @@ def contact_erase(*, actor: Member, origin: Origin, contact: Contact) -> int:
     needles = [value for value in (contact.email, contact.name) if value and len(value) >= 3]
     rewritten = feedback_scrub_personal_data(contact=contact, needles=needles,
                                              replacement=ERASED)
+    # The layers above copied verbatims (theme examples, cluster keywords): same values, same
+    # transaction, so the erasure is whole or not at all.
+    hooks.personal_data_erased(organisation_id=contact.organisation_id, needles=needles,
+                               replacement=ERASED)
     contact.name, contact.email, contact.role = "", None, ""
     contact.erased_at = timezone.now()
     contact.save(update_fields=["name", "email", "role", "erased_at", "updated_at"])

@@ -13,6 +13,7 @@ again. Runs are started from the page (a button), by ``manage.py find_emerging_t
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,7 +34,9 @@ from moulin.core import parsing
 from moulin.core.errors import Conflict, DomainError
 from moulin.customers.models import Customer
 from moulin.feedback.models import Feedback, Status
+from moulin.feedback.services import ERASED, personal_data_pattern
 from moulin.triage import vector_store
+from moulin.triage.engine.text import without_accents
 from moulin.triage.models import (
     EmergingCluster,
     FeedbackAnalysis,
@@ -61,6 +64,11 @@ OPEN_OUTCOMES = (Outcome.UNKNOWN, Outcome.SUGGESTED, Outcome.PENDING)
 EXISTING_THEME_SHARE = 0.5
 OVERLAP_MIN_CONFIDENCE = 0.5
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# Contact details a verbatim may carry, masked when it becomes a theme's example phrase: the
+# copy outlives the item's own erasure otherwise, and they teach the model nothing. A phone
+# number is + or 0 then 8 to 14 digits (not "500 rows", not "2024-01-15").
+EMAIL_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_NUMBER = re.compile(r"(?<![\w+])(?:\+|0)\d(?:[\s.()/-]{0,2}\d){7,13}(?!\w)")
 
 
 # --- Starting a run ------------------------------------------------------------------------------
@@ -293,7 +301,7 @@ def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
     cluster = _open(cluster)
     examples = []
     for item in cluster_representatives(cluster=cluster):
-        text = parsing.clean_text(item.text)
+        text = _without_contact_details(parsing.clean_text(item.text))
         if text:
             examples.append(text[:297] + "…" if len(text) > 300 else text)
     theme = theme_create(actor=actor, origin=origin, data=ThemeInput(
@@ -305,6 +313,11 @@ def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
                  target_label=cluster.label,
                  changes={"theme": theme.pk, "items": len(item_ids)})
     return theme
+
+
+def _without_contact_details(text: str) -> str:
+    """The text with its email addresses and phone numbers masked (as an erasure would)."""
+    return PHONE_NUMBER.sub(ERASED, EMAIL_ADDRESS.sub(ERASED, text))
 
 
 def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme) -> list[int]:
@@ -409,6 +422,52 @@ def cluster_dismiss(*, actor: Member, cluster: EmergingCluster,
                  action="triage.cluster_dismissed", origin=origin, target=cluster,
                  target_label=cluster.label, changes={"size": cluster.size})
     return cluster
+
+
+# --- Personal data -----------------------------------------------------------------------------
+
+_WORD_SEPARATORS = re.compile(r"[\W_]+")
+_LABEL_PARTS = re.compile(r"\s*[·,]\s*")
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in _WORD_SEPARATORS.split(without_accents(text.lower()))
+            if len(word) >= 3}
+
+
+def clusters_scrub_personal_data(*, organisation_id: int, needles: list[str],
+                                 replacement: str) -> int:
+    """GDPR erasure: drop the keywords of the organisation's emerging themes that name the
+    person (their name, or a word of it or of their address), and rebuild the labels made of
+    them; returns the count of clusters changed."""
+    from moulin.triage.engine.keywords import keyword_label  # scikit-learn: loaded on use
+
+    if not needles:
+        return 0
+    pattern = personal_data_pattern(needles)
+    # Keywords are single words or pairs ("dupont", "jeanne dupont"): the whole name or address
+    # rarely matches one, a word of it does (the domain of the address is not the person's).
+    person = set().union(*(_words(needle.split("@")[0]) for needle in needles))
+
+    def names_them(text: str) -> bool:
+        return pattern.search(text) is not None or bool(person & _words(text))
+
+    changed = []
+    for cluster in EmergingCluster.objects.filter(organisation_id=organisation_id).only(
+            "pk", "label", "keywords"):
+        keywords = [str(k) for k in cluster.keywords or []]
+        kept = [k for k in keywords if not names_them(k)]
+        label = cluster.label
+        if names_them(label):
+            parts = [part for part in _LABEL_PARTS.split(label) if part and not names_them(part)]
+            label = keyword_label(parts, size=len(parts)) or keyword_label(kept) \
+                or _("Unnamed group")
+            label = pattern.sub(replacement, label)[:200]  # a label written some other way
+        if kept != keywords or label != cluster.label:
+            cluster.keywords, cluster.label, cluster.updated_at = kept, label, timezone.now()
+            changed.append(cluster)
+    EmergingCluster.objects.bulk_update(changed, ["keywords", "label", "updated_at"])
+    return len(changed)
 
 
 # --- Reading -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from moulin.accounts.models import Member
 from moulin.core import parsing
 from moulin.core.errors import Conflict, DomainError
 from moulin.feedback.models import ProductArea
+from moulin.feedback.services import personal_data_pattern
 from moulin.triage.models import FeedbackTheme, Theme
 from moulin.triage.models import Origin as LinkOrigin
 
@@ -227,6 +228,31 @@ def theme_merge(*, actor: Member, origin: Origin, theme: Theme, into: Theme) -> 
                      changes={"into": into.name_en, "links_moved": len(moved)})
     _taxonomy_changed(actor, actor.organisation_id)
     return into
+
+
+def themes_scrub_personal_data(*, organisation_id: int, needles: list[str],
+                               replacement: str) -> int:
+    """GDPR erasure: replace a person's name and address in the example phrases and description
+    of every theme of the organisation (archived and merged ones too); returns the count."""
+    if not needles:
+        return 0
+    pattern = personal_data_pattern(needles)
+    now = timezone.now()
+    changed = []
+    # A few hundred themes at most, and examples live in JSON: filtered here, not in SQL.
+    for theme in Theme.objects.filter(organisation_id=organisation_id).only(
+            "pk", "examples", "description"):
+        old = list(theme.examples or [])
+        examples = [pattern.sub(replacement, str(phrase)) for phrase in old]
+        description = pattern.sub(replacement, theme.description)
+        if examples != old or description != theme.description:
+            theme.examples, theme.description, theme.updated_at = examples, description, now
+            changed.append(theme)
+    Theme.objects.bulk_update(changed, ["examples", "description", "updated_at"])
+    if changed:
+        # The active model learned these phrases as seed examples: it must unlearn them.
+        _taxonomy_changed(None, organisation_id)
+    return len(changed)
 
 
 def themes_by_id(*, organisation_id: int) -> dict[int, Theme]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from moulin.accounts.audit import Origin
@@ -210,8 +211,8 @@ def apply_feedback_theme(request: HttpRequest, feedback_id: ObjectId,
     item = feedback_selectors.feedback_get(member=request.member, pk=feedback_id,
                                            action=Action.CHANGE)
     if (payload.rank is None) == (payload.theme_id is None):
-        raise DomainError("Send either rank (accept a suggestion) or theme_id (apply a theme).",
-                          field="rank")
+        raise DomainError(_("Send either rank (accept a suggestion) or theme_id (apply a "
+                            "theme)."), field="rank")
     if payload.theme_id is not None:
         theme = selectors.theme_get(member=request.member, pk=payload.theme_id)
         services.feedback_theme_apply(actor=request.member, feedback=item, theme=theme)

@@ -5,6 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from moulin.accounts.audit import Origin
@@ -157,8 +158,8 @@ class ClusterQuery(Schema):
 def list_clusters(request: HttpRequest, query: Query[ClusterQuery],
                   cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
     if query.state not in EmergingCluster.State.values:
-        raise DomainError("Unknown state; use one of: "
-                          + ", ".join(EmergingCluster.State.values) + ".", field="state")
+        raise DomainError(_("Unknown state; use one of: %s.")
+                          % ", ".join(EmergingCluster.State.values), field="state")
     clusters = emerging.cluster_list(member=request.member, state=query.state)
     return paginate(clusters, cursor=cursor, limit=limit, ordering=("-size", "id"))
 

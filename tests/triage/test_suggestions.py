@@ -331,3 +331,16 @@ def test_a_theme_a_person_took_off_is_not_applied_automatically_again(
 
     feedback_theme_apply(actor=pm, feedback=item, theme=themes["bank_sync"])  # changed mind
     assert analysis_of(item).removed_themes == []
+
+
+def test_the_same_decision_twice_counts_one_label(pm, organisation, themes, never_automatic,
+                                                  django_capture_on_commit_callbacks):
+    from moulin.triage.services import feedback_theme_apply
+
+    item = received(organisation, django_capture_on_commit_callbacks, NEW_ITEMS[0][0])
+    TriageSettings.objects.filter(organisation=organisation).update(labels_since_training=0)
+    for _twice in range(2):
+        feedback_theme_apply(actor=pm, feedback=item, theme=themes["bank_sync"])
+    assert TriageSettings.objects.get(organisation=organisation).labels_since_training == 1
+    feedback_theme_apply(actor=pm, feedback=item, theme=themes["reminders"])  # another label
+    assert TriageSettings.objects.get(organisation=organisation).labels_since_training == 2

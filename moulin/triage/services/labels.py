@@ -91,13 +91,16 @@ def feedback_theme_apply(*, actor: Member, feedback: Feedback, theme: Theme,
             feedback=feedback, theme=target,
             defaults={"organisation_id": actor.organisation_id, "origin": origin,
                       "confidence": confidence, "applied_by": actor})
-        if not created and (link.origin == Origin.AUTOMATIC or link.applied_by_id is None):
+        confirmed = not created and (link.origin == Origin.AUTOMATIC
+                                     or link.applied_by_id is None)
+        if confirmed:
             link.origin, link.applied_by = origin, actor
             link.save(update_fields=["origin", "applied_by"])
         _reviewed(actor, feedback, Outcome.REVIEWED)
         _remember_removed(feedback, drop=target.pk)
         _history(actor, feedback, before, _theme_names(feedback))
-        labels_counted(organisation=actor.organisation_id, actor=actor)
+        if created or confirmed:  # a new label; the same decision twice teaches nothing new
+            labels_counted(organisation=actor.organisation_id, actor=actor)
     return link
 
 

@@ -195,3 +195,21 @@ def test_who_sees_and_edits_the_taxonomy(client_for, cs_contributor, sales_viewe
     assert outsider_client.get(reverse("triage:theme_edit", args=[theme.pk])).status_code == 404
     assert "Payment reminders" not in outsider_client.get(
         reverse("triage:taxonomy")).content.decode()
+
+
+def test_a_theme_merged_meanwhile_cannot_be_merged_again_from_a_stale_page(product_ops,
+                                                                          organisation):
+    """Two people merge the same theme at once, into two targets: the second is refused."""
+    from django.utils import translation
+
+    from moulin.core.errors import DomainError
+
+    theme = make_theme(organisation, "Cash forecast", "Prévision")
+    first = make_theme(organisation, "Forecasting", "Prévisions")
+    second = make_theme(organisation, "Planning", "Planification")
+    read_by_the_second_person = Theme.objects.get(pk=theme.pk)
+    theme_merge(actor=product_ops, origin=CLI, theme=theme, into=first)
+    with translation.override("en"), pytest.raises(DomainError,
+                                                   match="already merged into “Forecasting”"):
+        theme_merge(actor=product_ops, origin=CLI, theme=read_by_the_second_person, into=second)
+    assert Theme.objects.get(pk=theme.pk).merged_into_id == first.pk

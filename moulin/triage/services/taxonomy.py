@@ -191,13 +191,18 @@ def theme_merge(*, actor: Member, origin: Origin, theme: Theme, into: Theme) -> 
         raise DomainError(_("Both themes must be in your organisation."), field="into")
     if theme.pk == into.pk:
         raise DomainError(_("Choose another theme to merge into."), field="into")
-    if into.archived_at is not None:
-        raise DomainError(_("“%s” is archived: restore it before merging into it.") % into.name,
-                          field="into")
-    if theme.merged_into_id:
-        raise DomainError(_("This theme was already merged into “%s”.")
-                          % theme.merged_into.name)
     with transaction.atomic():
+        # Both rows locked and read again (in id order): two merges of the same theme at once
+        # (into two targets) must not both pass the checks below.
+        locked = {row.pk: row for row in Theme.objects.select_for_update().filter(
+            pk__in=[theme.pk, into.pk]).order_by("pk")}
+        theme, into = locked[theme.pk], locked[into.pk]
+        if into.archived_at is not None:
+            raise DomainError(_("“%s” is archived: restore it before merging into it.")
+                              % into.name, field="into")
+        if theme.merged_into_id:
+            raise DomainError(_("This theme was already merged into “%s”.")
+                              % theme.merged_into.name)
         links = list(FeedbackTheme.objects.select_for_update().filter(theme=theme))
         already = set(FeedbackTheme.objects.filter(
             theme=into, feedback_id__in=[link.feedback_id for link in links])

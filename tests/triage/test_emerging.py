@@ -120,12 +120,15 @@ def test_one_click_turns_a_cluster_into_a_theme(client_for, product_ops, uncateg
     client = client_for(product_ops)
     run(client, django_capture_on_commit_callbacks)
     cluster = cluster_of(uncategorised["dark"])
+    deleted = cluster.items.order_by("pk").first()  # removed from the hub since the run
+    deleted.delete()
     item_ids = set(cluster.items.values_list("pk", flat=True))
+    assert len(item_ids) == cluster.size - 1
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("triage:emerging_convert", args=[cluster.pk]),
                                {"name_en": "Dark mode"}, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert "Theme “Dark mode” created" in response.content.decode()
+    assert f"Theme “Dark mode” created with {len(item_ids)} items." in response.content.decode()
 
     theme = Theme.objects.get(name_en="Dark mode")
     links = FeedbackTheme.objects.filter(theme=theme)

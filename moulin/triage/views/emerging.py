@@ -139,9 +139,11 @@ def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
             origin=Origin.from_request(request))
     except DomainError as error:
         return _refused(request, cluster, {error.field or "name_en": error.message}, name=name)
+    # what the theme holds now (items deleted or merged since the run are not counted)
+    count = theme.feedback_links.count()
     message = ngettext("Theme “%(name)s” created with %(count)d item.",
                        "Theme “%(name)s” created with %(count)d items.",
-                       cluster.size) % {"name": theme.name, "count": cluster.size}
+                       count) % {"name": theme.name, "count": count}
     return _done(request, cluster, message, theme)
 
 

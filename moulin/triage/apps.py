@@ -13,13 +13,14 @@ class TriageConfig(AppConfig):
         from moulin.core.policy import Action
         from moulin.feedback.hooks import register_feedback_saved, register_personal_data_erased
         from moulin.triage import tasks
-        from moulin.triage.services import emerging, taxonomy
+        from moulin.triage.services import emerging, taxonomy, training
 
         # Every item intake writes is analysed in the background (at once under tests).
         register_feedback_saved(tasks.feedback_saved)
         # GDPR erasure: the copies of verbatims kept here (theme examples, cluster keywords).
         register_personal_data_erased(taxonomy.themes_scrub_personal_data)
         register_personal_data_erased(emerging.clusters_scrub_personal_data)
+        register_personal_data_erased(training.models_forget_personal_data)
 
         register_actions(
             {"theme.created": _("Theme created"),

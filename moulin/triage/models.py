@@ -178,6 +178,7 @@ TRIGGER_LABELS = {
     "taxonomy": _("taxonomy changed"),
     "cold start": _("first model (from the taxonomy)"),
     "embedding model": _("embedding model changed"),
+    "erasure": _("personal data erased"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from moulin.accounts.models import Member
@@ -133,14 +133,21 @@ def feedback_triage(*, member: Member, feedback: Feedback,
                           applied=applied)
 
 
+def _with_model_kept(versions: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    """``model_kept``: whether the trained model is still stored (a personal-data erasure
+    deletes the older ones), read without loading it."""
+    return versions.defer("artefact").annotate(model_kept=ExpressionWrapper(
+        Q(artefact__isnull=False), output_field=BooleanField()))
+
+
 def model_version_list(*, member: Member) -> QuerySet[ModelVersion]:
     """Every trained (or failed, or queued) version, newest first; artefacts not loaded."""
-    return (policy.scope(ModelVersion.objects.all(), member, MODULE)
-            .defer("artefact").select_related("trained_by__user").order_by("-number"))
+    return (_with_model_kept(policy.scope(ModelVersion.objects.all(), member, MODULE))
+            .select_related("trained_by__user").order_by("-number"))
 
 
 def model_version_get(*, member: Member, pk: int, action: str = Action.VIEW) -> ModelVersion:
-    version = get_object_or_404(ModelVersion.objects.defer("artefact")
+    version = get_object_or_404(_with_model_kept(ModelVersion.objects.all())
                                 .select_related("trained_by__user"),
                                 pk=pk, organisation_id=member.organisation_id)
     policy.check(member, MODULE, action, version)

@@ -160,3 +160,38 @@ def test_converting_a_cluster_does_not_copy_email_addresses_or_phone_numbers(
         "Write to [erased] or call [erased]: exports of 500 rows fail.",
         "Exports fail, call [erased] please.",
     ]
+
+
+def test_models_that_may_have_learned_from_the_person_are_deleted(
+        client_for, admin, organisation, cs_contributor, django_capture_on_commit_callbacks):
+    """Older versions kept for rollback hold the words and vectors they learned (Jeanne's
+    signed verbatim here): after the erasure they cannot come back, and the version in use is
+    replaced by one trained on the scrubbed data."""
+    from moulin.core.errors import Conflict
+    from moulin.triage.services import feedback_theme_apply, model_activate, model_train_now
+
+    theme = Theme.objects.create(organisation=organisation, name_en="Bank sync",
+                                 name_fr="Synchronisation bancaire")
+    signed = say(organisation, cs_contributor,
+                 f"Jeanne Dupont ({EMAIL}): the bank sync fails every Monday.",
+                 email=EMAIL, name="Jeanne Dupont")
+    feedback_theme_apply(actor=admin, feedback=signed, theme=theme)
+    older = model_train_now(organisation_id=organisation.pk, trigger="test")
+    in_use = model_train_now(organisation_id=organisation.pk, trigger="test")
+    assert in_use.is_active
+
+    with django_capture_on_commit_callbacks(execute=True):  # the queued retraining runs
+        contact_erase(actor=admin, origin=CLI, contact=contact())
+
+    versions = {v.number: v for v in ModelVersion.objects.filter(organisation=organisation)}
+    newest = versions[max(versions)]
+    assert (newest.trigger, newest.status, newest.is_active) == ("erasure", JobStatus.DONE,
+                                                                 True)
+    assert versions[older.number].artefact is None and versions[in_use.number].artefact is None
+    assert newest.metrics  # the numbers of every version stay
+    with pytest.raises(Conflict, match="erasure"):
+        model_activate(actor=admin, origin=CLI, version=versions[older.number])
+    page = client_for(admin).get(reverse("triage:model_versions")).content.decode()
+    assert page.count("Deleted after a personal-data erasure") == len(versions) - 1  # all old
+    assert all(v.artefact is None for v in versions.values() if v.pk != newest.pk)
+    assert "personal data erased" in page

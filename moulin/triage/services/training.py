@@ -29,6 +29,7 @@ from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member, Organisation
 from moulin.accounts.selectors import organisation_language
 from moulin.core.errors import Conflict, DomainError
+from moulin.customers.models import Contact
 from moulin.feedback.models import Feedback
 from moulin.triage.models import (
     FeedbackAnalysis,
@@ -297,6 +298,10 @@ def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
             theme_count=len(themes), label_count=len(labels), finished_at=timezone.now())
         TriageSettings.objects.filter(pk=organisation_id).update(
             labels_since_training=Greatest(F("labels_since_training") - labels_at_start, 0))
+        last_erasure = Contact.objects.filter(organisation_id=organisation_id).aggregate(
+            last=Max("erased_at"))["last"]
+        if last_erasure is not None:  # the version this one replaces may have learned from it
+            models_forget_trained_before(organisation_id=organisation_id, moment=last_erasure)
     version.refresh_from_db()
     if refresh:
         analysis_refresh(organisation_id=organisation_id)
@@ -328,9 +333,11 @@ def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> M
     if version.organisation_id != actor.organisation_id:
         raise DomainError(_("This model is not in your organisation."))
     # (checked in the database: the artefact is megabytes, and callers pass it deferred)
-    if version.status != JobStatus.DONE or not ModelVersion.objects.filter(
-            pk=version.pk, artefact__isnull=False).exists():
+    if version.status != JobStatus.DONE:
         raise Conflict(_("Only a version that finished training can be activated."))
+    if not ModelVersion.objects.filter(pk=version.pk, artefact__isnull=False).exists():
+        raise Conflict(_("This version's trained model was deleted after a personal-data "
+                         "erasure: it cannot be activated again."))
     if not version.is_active:
         with transaction.atomic():
             ModelVersion.objects.filter(organisation_id=version.organisation_id,
@@ -342,6 +349,27 @@ def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> M
         transaction.on_commit(lambda: _refresh_later(version.organisation_id))
     version.refresh_from_db(fields=["is_active"])
     return version
+
+
+def models_forget_trained_before(*, organisation_id: int, moment) -> int:
+    """Delete the trained model of every inactive version finished before ``moment`` (they
+    can no longer be activated); returns how many. A model holds words and vectors of the
+    texts it learned from: after a personal-data erasure, the older ones must not come back."""
+    return ModelVersion.objects.filter(
+        organisation_id=organisation_id, is_active=False, finished_at__lt=moment,
+        artefact__isnull=False).update(artefact=None)
+
+
+def models_forget_personal_data(*, organisation_id: int, needles: list[str],
+                                replacement: str) -> None:
+    """GDPR erasure (a feedback hook): the older versions kept for rollback are deleted now,
+    and a retraining is queued; once it is done, the version it replaces is deleted too (see
+    ``model_train``). Until then the active version keeps suggesting themes."""
+    if not needles:
+        return
+    models_forget_trained_before(organisation_id=organisation_id, moment=timezone.now())
+    if ModelVersion.objects.filter(organisation_id=organisation_id).exists():
+        model_retrain_request(organisation_id=organisation_id, actor=None, trigger="erasure")
 
 
 def _refresh_later(organisation_id: int) -> None:

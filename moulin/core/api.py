@@ -26,6 +26,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.throttling import BaseThrottle
@@ -244,10 +245,10 @@ def _decode(cursor: str, size: int) -> list[Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("This cursor is not valid: use the next_cursor value of the "
-                            "previous page.", field="cursor") from exc
+        raise InvalidCursor(_("This cursor is not valid: use the next_cursor value of the "
+                              "previous page."), field="cursor") from exc
     if not isinstance(values, list) or len(values) != size:
-        raise InvalidCursor("This cursor belongs to another list.", field="cursor")
+        raise InvalidCursor(_("This cursor belongs to another list."), field="cursor")
     out = []
     for value in values:
         if isinstance(value, dict) and "dt" in value:

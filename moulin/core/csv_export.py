@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from django.http import StreamingHttpResponse
 
@@ -11,7 +12,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe(value: object) -> str:
-    """A cell as text, with spreadsheet formulas neutralised (CSV injection)."""
+    """A cell as text, with spreadsheet formulas neutralised (CSV injection). Numbers are
+    written as they are: "-3" is a number to a spreadsheet, not a formula."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = "" if value is None else str(value)
     if text[:1] in FORMULA_STARTS:
         return "'" + text

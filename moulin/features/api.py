@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from moulin.accounts.audit import Origin
@@ -98,11 +99,14 @@ class FeatureIn(Schema):
     squad_id: ObjectId | None = None
     owner_id: ObjectId | None = None
     target_quarter: str = Field("", description="YYYY-QN, e.g. 2027-Q1")
-    effort: Decimal | None = Field(None, ge=0, le=999999, description="Person-weeks")
+    effort: Decimal | None = Field(None, ge=0, le=999999,
+                                   description="Person-weeks (needs the Change right on "
+                                               "features, as scoring inputs do)")
     delivery_url: str = Field("", description="Jira, Linear or GitHub issue URL")
     score_inputs: dict[str, float | int | None] = Field(
         default_factory=dict, description="Hand-entered scoring inputs by driver key, e.g. "
-                                          '{"impact": 2, "confidence": 80}')
+                                          '{"impact": 2, "confidence": 80}; only members '
+                                          "with the Change right on features may give them")
 
 
 class FeaturePatch(Schema):
@@ -142,6 +146,10 @@ def _related(member: Member, payload: dict) -> dict:
     models = {"product_area_id": ("product_area", ProductArea),
               "parent_id": ("parent", Feature), "squad_id": ("squad", Squad),
               "owner_id": ("owner", Member)}
+    missing = {"product_area": _("No such product area in your organisation."),
+               "parent": _("No such parent feature in your organisation."),
+               "squad": _("No such squad in your organisation."),
+               "owner": _("No such owner in your organisation.")}
     out = {}
     for key, value in payload.items():
         if key in models:
@@ -151,8 +159,7 @@ def _related(member: Member, payload: dict) -> dict:
                 continue
             obj = model.objects.filter(organisation_id=member.organisation_id, pk=value).first()
             if obj is None:
-                raise DomainError(f"No such {name.replace('_', ' ')} in your organisation.",
-                                  field=key)
+                raise DomainError(missing[name], field=key)
             out[name] = obj
         else:
             out[key] = value
@@ -328,8 +335,8 @@ def link_feedback(request: HttpRequest, feature_id: ObjectId, payload: LinkIn):
                                                ids=list(payload.feedback_ids))
     missing = set(payload.feedback_ids) - {item.pk for item in items}
     if missing:
-        raise DomainError(f"No feedback {sorted(missing)[0]} in your organisation, or you may "
-                          "not see it.", field="feedback_ids")
+        raise DomainError(_("No feedback %d in your organisation, or you may not see it.")
+                          % sorted(missing)[0], field="feedback_ids")
     result = services.feature_link_feedback(actor=request.member, feature=feature,
                                             feedback_items=items, importance=payload.importance,
                                             origin=payload.origin)
@@ -343,7 +350,7 @@ def link_feedback(request: HttpRequest, feature_id: ObjectId, payload: LinkIn):
 def bulk_link(request: HttpRequest, feature_id: ObjectId, payload: BulkLinkIn):
     feature = _feature(request, feature_id, Action.CREATE)
     if (payload.theme_id is None) == (payload.cluster_id is None):
-        raise DomainError("Send either theme_id or cluster_id.", field="theme_id")
+        raise DomainError(_("Send either theme_id or cluster_id."), field="theme_id")
     if payload.theme_id is not None:
         theme = triage_selectors.theme_get(member=request.member, pk=payload.theme_id)
         result = services.feature_link_theme(actor=request.member, feature=feature,
@@ -619,7 +626,7 @@ FILE_RESPONSES = {"200": {"description": "The ranked list as a file", "content":
 def export_board(request: HttpRequest, query: Query[FeatureQuery],
                  format: str = Query("csv", pattern="^(csv|xlsx)$")):
     if format not in FORMATS:
-        raise DomainError("format must be csv or xlsx.", field="format")
+        raise DomainError(_("The format is csv or xlsx."), field="format")
     return board_export(member=request.member, filters=_filters(query), fmt=format,
                         origin=_origin(request))
 

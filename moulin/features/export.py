@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from django.http import FileResponse, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from moulin.accounts.audit import Origin, audit_record
@@ -56,7 +57,7 @@ def board_rows(*, member: Member, filters: FeatureFilters | None = None) -> Iter
 
 def _xlsx(rows: Iterator[list]):
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Prioritised features")
+    sheet = workbook.create_sheet(str(_("Prioritised features"))[:31])  # Excel's limit
     sheet.append(COLUMNS)
     for values in rows:
         sheet.append(literal_cells(sheet, values))

@@ -87,8 +87,10 @@ class FeatureForm(forms.Form):
                                    widget=forms.URLInput())
 
     def __init__(self, *args, organisation_id: int, feature: Feature | None = None,
-                 drivers: list[dict] | None = None, **kwargs):
+                 drivers: list[dict] | None = None, with_effort: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not with_effort:  # a contributor proposing a feature: priorities set it later
+            del self.fields["effort"]
         self.fields["product_area"].queryset = ProductArea.objects.filter(
             organisation_id=organisation_id)
         parents = Feature.objects.filter(organisation_id=organisation_id).order_by("title")
@@ -144,7 +146,7 @@ class FeatureForm(forms.Form):
         data = self.cleaned_data
         return {name: data[name] for name in (
             "title", "description", "product_area", "parent", "squad", "owner", "status",
-            "target_quarter", "effort", "delivery_url", "score_inputs")}
+            "target_quarter", "effort", "delivery_url", "score_inputs") if name in data}
 
 
 # --- Linking feedback (views/feature_page.py) -------------------------------------------------

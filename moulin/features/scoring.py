@@ -51,6 +51,7 @@ DATA_SOURCES = {
 }
 MANUAL = "manual"
 FUNCTIONS = {"min": (1, 20), "max": (1, 20), "log": (1, 2), "sqrt": (1, 1), "abs": (1, 1)}
+MAX_WEIGHT = 1_000_000
 DRIVER_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # lazy: worded in the reader's language each time an error is raised, not once at import
 ALLOWED = gettext_lazy("Use numbers, driver names, + - * / **, parentheses and min, max, log, "
@@ -142,6 +143,9 @@ def clean_drivers(raw: object) -> list[dict]:
         if weight is None:
             raise FormulaError(_("Driver “%s”: the weight must be a number.") % key,
                                field="drivers")
+        if abs(weight) > MAX_WEIGHT:
+            raise FormulaError(_("Driver “%(key)s”: the weight is between -%(max)s and %(max)s.")
+                               % {"key": key, "max": f"{MAX_WEIGHT:,}"}, field="drivers")
         driver = {"key": key, "label": str(item.get("label") or key)[:100], "source": source,
                   "weight": weight}
         if item.get("default") not in (None, ""):
@@ -165,14 +169,14 @@ def clean_drivers(raw: object) -> list[dict]:
 def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float | Decimal):
-        number = float(value)
-    elif isinstance(value, str) and value.strip():
-        try:
+    try:
+        if isinstance(value, int | float | Decimal):
+            number = float(value)
+        elif isinstance(value, str) and value.strip():
             number = float(Decimal(value.strip().replace(",", ".")))
-        except (InvalidOperation, ValueError):
+        else:
             return None
-    else:
+    except (InvalidOperation, ValueError, OverflowError):  # 10**400 has no float
         return None
     return number if math.isfinite(number) else None
 
@@ -235,12 +239,14 @@ def parse_formula(text: str, names: Iterable[str]) -> Formula:
         raise FormulaError(_("Syntax error at character %(pos)d: %(detail)s.")
                            % {"pos": position, "detail": detail}, position=position) from error
     used: set[str] = set()
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
-        _check(node, source, allowed, used)
+        _check(node, source, allowed, used, called)
     return Formula(source, tree, frozenset(used))
 
 
-def _check(node: ast.AST, source: str, allowed: frozenset[str], used: set[str]) -> None:
+def _check(node: ast.AST, source: str, allowed: frozenset[str], used: set[str],
+           called: set[int]) -> None:
     if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
         if isinstance(node, ast.operator) and not isinstance(
                 node, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow):
@@ -258,7 +264,12 @@ def _check(node: ast.AST, source: str, allowed: frozenset[str], used: set[str]) 
         return
     if isinstance(node, ast.Name):
         if node.id in FUNCTIONS:
-            return  # checked with its Call (a bare function name fails there)
+            if id(node) in called:
+                return  # its arguments are checked with its Call
+            raise FormulaError(_("%(name)s() needs its arguments in parentheses, e.g. "
+                                 "%(name)s(reach) (character %(pos)d).")
+                               % {"name": node.id, "pos": _position(node)},
+                               position=_position(node))
         if node.id not in allowed:
             _unknown(node, allowed)
         used.add(node.id)
@@ -457,8 +468,13 @@ def score_feature(framework: Framework, facts: FeatureFacts) -> ScoreResult:
             error = error or str(problem)
         else:
             row["value"] = round(value, 4)
-            row["weighted"] = round(value * driver["weight"], 4)
-            values[driver["key"]] = value * driver["weight"]
+            weighted = value * driver["weight"]
+            if math.isfinite(weighted):
+                row["weighted"] = round(weighted, 4)
+                values[driver["key"]] = weighted
+            else:  # a huge weight times a huge input
+                error = error or _("%s times its weight is too large to compute.") \
+                    % driver["label"]
         rows.append(row)
     if framework.kind == "custom":
         for source in DATA_SOURCES:

@@ -71,6 +71,10 @@ def test_board_filters_by_squad_status_and_reports_bad_values(client_for, pm, bo
     bad = client.get(reverse("features:board"), {"status": "someday", "squad": "x"})
     assert bad.status_code == 422
     assert "Unknown status" in bad.content.decode()
+    edited = client.get(reverse("features:board"), {"cursor": "garbage!!"})
+    assert edited.status_code == 422  # the first page, with what was wrong
+    assert "This cursor is not valid" in edited.content.decode()
+    assert "Two signatories" in edited.content.decode()
 
 
 def test_several_statuses_from_a_link_stay_selected_in_the_filter(client_for, pm, board):

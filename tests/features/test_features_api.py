@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from django.urls import reverse
+
 from moulin.features import services
 from tests.builders import (
     make_customer,
@@ -148,3 +150,27 @@ def test_linking_through_the_api_needs_the_right_to_see_the_feedback(api_client,
     bulk = api_client(pm).post(f"{API}/features/{feature['id']}/links/bulk",
                                {"theme_id": theme.pk})
     assert bulk.status_code == 403
+
+
+def test_a_contributor_proposes_features_but_does_not_score_them(api_client, client_for, pm,
+                                                                 organisation):
+    """Creating needs Create; placing on the board (inputs, effort) needs Change, as editing
+    does: a contributor's pet feature cannot jump to #1 through the back door."""
+    tech = make_member(organisation, role="contributor", department_key="tech")
+    api_client(pm).post(f"{API}/features", {"title": "Audit trail", "effort": "2",
+                                            "score_inputs": {"reach": 500, "impact": 1,
+                                                             "confidence": 80}})
+    scored = api_client(tech).post(f"{API}/features", {
+        "title": "My pet feature", "effort": "0.01",
+        "score_inputs": {"reach": 1_000_000, "impact": 3, "confidence": 100}})
+    assert scored.status_code == 422
+    assert "leave them empty" in scored.json()["message"]
+    proposed = api_client(tech).post(f"{API}/features", {"title": "My pet feature"})
+    assert proposed.status_code == 201
+    board = api_client(pm).get(f"{API}/board").json()["items"]
+    assert [item["title"] for item in board] == ["Audit trail", "My pet feature"]
+
+    form = client_for(tech).get(reverse("features:feature_create")).content.decode()
+    assert 'name="effort"' not in form and 'name="input_reach"' not in form
+    form = client_for(pm).get(reverse("features:feature_create")).content.decode()
+    assert 'name="effort"' in form and 'name="input_reach"' in form

@@ -116,6 +116,8 @@ def test_division_by_zero_in_the_data_shows_on_the_feature():
     ("'abc'", "Only numbers are allowed"),
     ("fit < 2", "is not allowed"),
     ("sqrt(1, 2)", "sqrt() takes 1 argument (character 1)."),
+    ("abs + fit", "abs() needs its arguments in parentheses, e.g. abs(reach) (character 1)."),
+    ("fit * max", "max() needs its arguments in parentheses"),
 ])
 def test_formula_errors_are_clear(formula, message):
     drivers = [{"key": "fit", "source": "manual"}]
@@ -131,6 +133,23 @@ def test_formula_errors_list_what_is_allowed_in_the_reader_s_language():
         with translation.override(language), pytest.raises(FormulaError) as error:
             scoring.check_formula("custom", drivers, "'abc'")
         assert words in error.value.message
+
+
+def test_numbers_too_large_for_the_computer_are_errors_not_crashes():
+    from moulin.core.errors import DomainError
+
+    for huge in (10**400, "1e999", float("inf")):
+        with pytest.raises(DomainError) as error:
+            scoring.clean_inputs({"reach": huge})
+        assert error.value.field == "score_inputs"
+    with pytest.raises(FormulaError, match="the weight is between"):
+        scoring.check_formula("custom", [{"key": "fit", "source": "manual", "weight": 1e300}],
+                              "fit")
+    framework = compile_framework("custom", [{"key": "fit", "source": "manual",
+                                              "weight": 1_000_000}], "fit")
+    result = score_feature(framework, FeatureFacts(inputs={"fit": 1e308}))
+    assert result.score is None and "too large to compute" in result.error
+    assert result.breakdown["drivers"][0]["weighted"] is None  # no inf in the stored JSON
 
 
 def test_an_empty_formula_is_refused_where_one_is_needed():

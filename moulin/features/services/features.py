@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member, Squad
-from moulin.core import parsing
+from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
+from moulin.core.policy import Action
 from moulin.features import scoring
 from moulin.features.models import Feature, FeatureEvent, FeatureStatus
 from moulin.feedback.models import ProductArea
@@ -110,8 +111,16 @@ def feature_create(*, actor: Member, title: str, description: str = "",
                    owner: Member | None = None, target_quarter: str = "",
                    effort: Decimal | str | None = None, delivery_url: str = "",
                    score_inputs: dict | None = None) -> Feature:
-    """Create a feature (or a sub-feature under ``parent``) and score it with the standard."""
+    """Create a feature (or a sub-feature under ``parent``) and score it with the standard.
+    Scoring inputs and effort place it on the board: only members who may change features
+    (manage priorities) give them; contributors propose a feature without them."""
     from moulin.features.services.frameworks import scores_recompute
+
+    if (any(v not in (None, "") for v in (score_inputs or {}).values())
+            or effort not in (None, "")) and not policy.can(actor, "features", Action.CHANGE):
+        raise DomainError(_("Scoring inputs and effort are given by the people who manage "
+                            "priorities: leave them empty, they will score the feature."),
+                          field="score_inputs" if score_inputs else "effort")
 
     values = _clean(actor, None, {
         "title": title, "description": description, "status": status,

@@ -81,8 +81,12 @@ def _annotate(rows, columns: list[dict]) -> None:
 def _board_context(member, params: QueryDict) -> dict:
     filters = board_filters(params)
     services.demand_refresh_stale(organisation_id=member.organisation_id)
-    page = selectors.board_page(member=member, filters=filters,
-                                cursor=params.get("cursor") or None, limit=PAGE_SIZE)
+    try:
+        page = selectors.board_page(member=member, filters=filters,
+                                    cursor=params.get("cursor") or None, limit=PAGE_SIZE)
+    except DomainError as error:  # a cursor edited by hand, or from another list
+        filters.errors["cursor"] = error.message
+        page = selectors.board_page(member=member, filters=filters, limit=PAGE_SIZE)
     rows = page["items"]
     # Ranks on the whole board (the list may be filtered): what a move's position refers to.
     # (every id in ranked order: 9 ms at 5,000 features, as fast as numbering the board in

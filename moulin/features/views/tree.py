@@ -98,12 +98,14 @@ def _initial(feature: Feature) -> dict:
 
 @policy.requires(MODULE, Action.CREATE)
 def feature_create(request: HttpRequest) -> HttpResponse:
-    """A new feature (or sub-feature with ``?parent=<id>``)."""
+    """A new feature (or sub-feature with ``?parent=<id>``). Members who may not change
+    features (contributors) propose one without effort or scoring inputs."""
     member = request.member
-    drivers = manual_drivers(member)
+    can_score = policy.can(member, MODULE, Action.CHANGE)
+    drivers = manual_drivers(member) if can_score else []
     if request.method == "POST":
         form = FeatureForm(request.POST, organisation_id=member.organisation_id,
-                           drivers=drivers)
+                           drivers=drivers, with_effort=can_score)
         if form.is_valid():
             try:
                 feature = services.feature_create(actor=member, **form.service_values())
@@ -122,7 +124,7 @@ def feature_create(request: HttpRequest) -> HttpResponse:
         initial.update({"parent": parent.pk, "product_area": parent.product_area_id,
                         "squad": parent.squad_id})
     form = FeatureForm(initial=initial, organisation_id=member.organisation_id,
-                       drivers=drivers)
+                       drivers=drivers, with_effort=can_score)
     return render(request, "features/feature_form.html", _form_context(request, form, None))
 
 

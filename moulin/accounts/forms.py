@@ -33,7 +33,9 @@ class OrganisationForm(forms.Form):
     timezone_name = forms.ChoiceField(label=_("Time zone"))
     currency = forms.RegexField(
         label=_("Reporting currency"), regex=r"^[A-Za-z]{3}$", max_length=3,
-        help_text=_("ISO 4217 code, e.g. EUR, USD, GBP."),
+        help_text=_("ISO 4217 code, e.g. EUR, USD, GBP. Every feature's ARR is converted "
+                    "into it: after a change, check the currency rates (Scoring frameworks → "
+                    "Currency rates), which are written in this currency."),
         error_messages={"invalid": _("Enter a three-letter ISO currency code such as EUR.")},
     )
 

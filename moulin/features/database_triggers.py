@@ -5,7 +5,8 @@ Customers and feedback sit below features (they never import this app), yet a cu
 currency, segment, renewal date, lifecycle or health, an item moving to another customer, a
 merge (``merged_into``) or a deleted duplicate all change the demand behind a feature. Instead
 of a hook every writer must remember, these triggers set ``features_feature.demand_stale`` on
-the features concerned, whatever code path made the change (services, imports, the admin, SQL).
+the features concerned, whatever code path made the change (services, imports, the admin, SQL);
+a new reporting currency flags every feature of the organisation.
 ``moulin.features.services.demand_refresh_stale`` recomputes the flagged features (the board
 and the insights call it before reading; the ``recompute_demand`` command sweeps daily).
 
@@ -124,6 +125,36 @@ POSTGRES_BACKWARD = [
 ]
 SQLITE_BACKWARD = [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
 
+# Added by migration 0004: a new reporting currency changes every feature's ARR (converted
+# into it). Kept apart from the lists above, which migration 0003 applies.
+CURRENCY_SQLITE_TRIGGERS = {
+    "features_demand_currency_changed": """
+        CREATE TRIGGER IF NOT EXISTS features_demand_currency_changed
+        AFTER UPDATE OF currency ON accounts_organisation
+        WHEN old.currency IS NOT new.currency
+        BEGIN
+            UPDATE features_feature SET demand_stale = 1 WHERE organisation_id = new.id;
+        END""",
+}
+CURRENCY_POSTGRES_FORWARD = [
+    """CREATE OR REPLACE FUNCTION moulin_features_demand_currency() RETURNS trigger AS $$
+        BEGIN
+            UPDATE features_feature SET demand_stale = TRUE
+            WHERE organisation_id = NEW.id AND NOT demand_stale;
+            RETURN NULL;
+        END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER features_demand_currency_changed
+        AFTER UPDATE OF currency ON accounts_organisation FOR EACH ROW
+        WHEN (OLD.currency IS DISTINCT FROM NEW.currency)
+        EXECUTE FUNCTION moulin_features_demand_currency()""",
+]
+CURRENCY_POSTGRES_BACKWARD = [
+    "DROP TRIGGER IF EXISTS features_demand_currency_changed ON accounts_organisation",
+    "DROP FUNCTION IF EXISTS moulin_features_demand_currency()",
+]
+CURRENCY_SQLITE_BACKWARD = [f"DROP TRIGGER IF EXISTS {name}"
+                            for name in CURRENCY_SQLITE_TRIGGERS]
+
 
 def ensure_sqlite_triggers(connection) -> list[str]:
     """Create the missing triggers (SQLite only); returns the names it had to create."""
@@ -140,7 +171,8 @@ def ensure_sqlite_triggers(connection) -> list[str]:
             return []
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         present = {row[0] for row in cursor.fetchall()}
-        missing = [name for name in SQLITE_TRIGGERS if name not in present]
+        every = {**SQLITE_TRIGGERS, **CURRENCY_SQLITE_TRIGGERS}
+        missing = [name for name in every if name not in present]
         for name in missing:
-            cursor.execute(SQLITE_TRIGGERS[name])
+            cursor.execute(every[name])
     return missing

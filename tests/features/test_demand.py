@@ -55,6 +55,23 @@ def test_other_currencies_are_converted_or_reported_apart(pm, organisation):
     assert feature.unconverted_arr == {}
 
 
+def test_a_new_reporting_currency_reaches_every_feature(pm, admin, organisation):
+    from moulin.accounts.audit import CLI
+    from moulin.accounts.services import organisation_update
+
+    services.currency_rate_set(actor=pm, currency="USD", rate="0.5")
+    feature = make_feature(pm, "Multi-currency view")
+    dollar = make_customer(organisation, arr=Decimal("1000"), currency="USD")
+    link(pm, feature, make_feedback(organisation, customer=dollar))
+    assert fresh(feature).arr_total == Decimal("500.00")  # in euros
+    organisation_update(actor=admin, origin=CLI, name=organisation.name,
+                        language=organisation.language, timezone_name=organisation.timezone,
+                        currency="USD")
+    assert fresh(feature).demand_stale  # flagged in the database, whoever changed it
+    services.demand_refresh_stale(organisation_id=organisation.pk)
+    assert fresh(feature).arr_total == Decimal("1000.00")  # now in dollars
+
+
 def test_merged_duplicates_count_for_the_kept_item(pm, organisation):
     kept_customer = make_customer(organisation, arr=Decimal("100"))
     duplicate_customer = make_customer(organisation, arr=Decimal("40"))

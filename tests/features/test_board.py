@@ -119,6 +119,22 @@ def test_squad_comparison_and_value_effort_matrix(pm, organisation):
     assert rows["Payments"].mean_score == Decimal("20.00")
     assert rows["Payments"].median_score == Decimal("20.00")
     assert rows["No squad"].features == 1
+    assert (rows["Payments"].customers, rows["Payments"].arr_total) == (0, Decimal("0.00"))
+
+    # A customer asking for both of the squad's features counts once there, and its ARR too;
+    # another squad it asked counts it as well.
+    initech = make_customer(organisation, "Initech", arr=Decimal("1000"))
+    globex = make_customer(organisation, "Globex", arr=Decimal("500"))
+    a, b, c = (Feature.objects.get(title=t) for t in ("A", "B", "C"))
+    for feature, customers in ((a, [initech, globex]), (b, [initech]), (c, [initech])):
+        services.feature_link_feedback(actor=pm, feature=feature, feedback_items=[
+            make_feedback(organisation, customer=customer) for customer in customers])
+    rows = {row.name: row for row in selectors.squad_comparison(member=pm)}
+    assert (rows["Payments"].customers, rows["Payments"].arr_total) == (2, Decimal("1500.00"))
+    assert (rows["No squad"].customers, rows["No squad"].arr_total) == (1, Decimal("1000.00"))
+    only_b = selectors.FeatureFilters.from_query({"q": "B"})
+    rows = {row.name: row for row in selectors.squad_comparison(member=pm, filters=only_b)}
+    assert (rows["Payments"].customers, rows["Payments"].arr_total) == (1, Decimal("1000.00"))
     matrix = selectors.value_effort_points(member=pm)
     assert len(matrix.points) == 3 and matrix.without_effort == 0
 

@@ -11,8 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
@@ -27,6 +26,7 @@ from moulin.features.models import (
     RankOverride,
     with_board_keys,
 )
+from moulin.features.services.demand import squad_demand
 
 MODULE = "features"
 
@@ -164,8 +164,8 @@ class SquadRow:
     scored: int
     mean_score: Decimal | None
     median_score: Decimal | None
-    arr_total: Decimal  # sum over the squad's features (a customer may count in several)
-    customers: int  # likewise, summed over features
+    arr_total: Decimal  # requesting customers' ARR, each customer once per squad
+    customers: int  # distinct requesting customers of the squad's features
     by_status: dict[str, int]
 
 
@@ -175,9 +175,8 @@ def squad_comparison(*, member: Member, filters: FeatureFilters | None = None) -
     if filters is not None:
         qs = filters.apply(qs)
     totals = {row["squad_id"]: row for row in qs.values("squad_id", "squad__name").annotate(
-        n=Count("id"), scored=Count("score"), mean=Avg("score"),
-        arr=Coalesce(Sum("arr_total"), Value(Decimal(0))),
-        customers=Coalesce(Sum("customer_count"), Value(0)))}
+        n=Count("id"), scored=Count("score"), mean=Avg("score"))}
+    demand = squad_demand(organisation_id=member.organisation_id, features=qs)
     statuses: dict[int | None, dict[str, int]] = {}
     for row in qs.values("squad_id", "status").annotate(n=Count("id")):
         statuses.setdefault(row["squad_id"], {})[row["status"]] = row["n"]
@@ -194,7 +193,8 @@ def squad_comparison(*, member: Member, filters: FeatureFilters | None = None) -
             if row["mean"] is not None else None,
             median_score=Decimal(str(statistics.median(values))).quantize(Decimal("0.01"))
             if values else None,
-            arr_total=Decimal(str(row["arr"])), customers=row["customers"],
+            arr_total=demand.get(squad_id, (0, Decimal("0.00")))[1],
+            customers=demand.get(squad_id, (0, Decimal(0)))[0],
             by_status=statuses.get(squad_id, {})))
     return sorted(rows, key=lambda r: (r.squad_id is None, r.name.lower()))
 

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from moulin.accounts.models import Organisation
@@ -140,6 +141,37 @@ def demand_recompute(*, organisation_id: int, feature_ids: Iterable[int] | None 
 
             scores_recompute(organisation_id=organisation_id, feature_ids=ids)
     return len(ids)
+
+
+_SQUAD_CUSTOMERS = """,
+    requesting AS (
+        SELECT DISTINCT ft.squad_id, f.customer_id FROM items i
+        JOIN features_feature ft ON ft.id = i.feature_id
+        JOIN feedback_feedback f ON f.id = i.item_id WHERE f.customer_id IS NOT NULL
+    )
+    SELECT r.squad_id, c.currency, COUNT(*), SUM(COALESCE(c.arr, 0))
+    FROM requesting r JOIN customers_customer c ON c.id = r.customer_id
+    GROUP BY r.squad_id, c.currency"""
+
+
+def squad_demand(*, organisation_id: int, features: QuerySet[Feature]
+                 ) -> dict[int | None, tuple[int, Decimal]]:
+    """Per squad of ``features``: (distinct requesting customers, their ARR converted into the
+    reporting currency), each customer once per squad however many of its features they
+    asked for. ARR in a currency without a rate is left out, as on each feature."""
+    rates = currency_rates(organisation_id)
+    subquery, sub_params = features.order_by().values("pk").query.sql_with_params()
+    items = _ITEMS.format(where=f"AND l.feature_id IN ({subquery})")
+    params = [organisation_id, organisation_id, *sub_params, organisation_id, *sub_params]
+    out: dict[int | None, tuple[int, Decimal]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(items + _SQUAD_CUSTOMERS, params)
+        for squad_id, currency, count, arr_sum in cursor.fetchall():
+            customers, arr = out.get(squad_id, (0, Decimal(0)))
+            rate = rates.get(currency)
+            out[squad_id] = (customers + count,
+                             arr + (_decimal(arr_sum) * rate if rate is not None else 0))
+    return {squad: (customers, arr.quantize(CENT)) for squad, (customers, arr) in out.items()}
 
 
 def _clear_stale(organisation_id: int, ids: list[int] | None) -> None:

@@ -516,7 +516,9 @@ def feature_insights(request: HttpRequest, feature_id: ObjectId):
 # --- Board --------------------------------------------------------------------------------------
 
 class BoardItemOut(FeatureOut):
-    position: int
+    position: int = Field(..., description="Place in this (possibly filtered) list, from 1")
+    rank: int = Field(..., description="Place on the organisation's whole board, from 1 (what "
+                                       "the board shows and a move's to_position refers to)")
     override_reason: str | None
 
 
@@ -534,8 +536,11 @@ def board(request: HttpRequest, query: Query[FeatureQuery], cursor: str | None =
     services.demand_refresh_stale(organisation_id=request.member.organisation_id)
     page = selectors.board_page(member=request.member, filters=_filters(query), cursor=cursor,
                                 limit=limit)
+    ranks = {pk: rank for rank, pk in enumerate(
+        services.board_order_ids(request.member.organisation_id), start=1)}
     for item in page["items"]:
         item.organisation = request.member.organisation
+        item.rank = ranks.get(item.pk, item.position)
     return page
 
 

@@ -17,8 +17,9 @@ from moulin.core.csv_export import csv_download
 from moulin.core.xlsx_export import literal_cells
 from moulin.features.models import Feature
 from moulin.features.selectors import FeatureFilters, board_list
+from moulin.features.services.ranking import board_order_ids
 
-COLUMNS = ["position", "id", "title", "product_area", "squad", "owner", "status",
+COLUMNS = ["position", "rank", "id", "title", "product_area", "squad", "owner", "status",
            "target_quarter", "score", "score_error", "framework", "drivers", "manual_rank",
            "override_reason", "feedback_count", "customer_count", "arr_total", "currency",
            "unconverted_arr", "renewal_arr_90d", "at_risk_arr", "trend", "effort",
@@ -36,12 +37,15 @@ def _drivers(feature: Feature) -> str:
 
 
 def board_rows(*, member: Member, filters: FeatureFilters | None = None) -> Iterator[list]:
-    """The board's rows as exported (positions in the filtered list)."""
+    """The board's rows as exported: ``position`` in the filtered list, ``rank`` on the whole
+    board (what the board shows beside each row)."""
     currency = member.organisation.currency
+    ranks = {pk: rank for rank, pk in enumerate(board_order_ids(member.organisation_id),
+                                                start=1)}
     rows = board_list(member=member, filters=filters).iterator(chunk_size=CHUNK)
     for position, feature in enumerate(rows, start=1):
         yield [
-            position, feature.pk, feature.title,
+            position, ranks.get(feature.pk, position), feature.pk, feature.title,
             feature.product_area.name if feature.product_area else "",
             feature.squad.name if feature.squad else "",
             feature.owner.user.full_name if feature.owner else "", feature.status,

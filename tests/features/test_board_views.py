@@ -155,8 +155,15 @@ def test_export_the_ranked_list_as_csv_and_xlsx(client_for, pm, board):
     assert answer.status_code == 200
     rows = list(csv.reader(io.StringIO(b"".join(answer.streaming_content).decode()
                                        .lstrip("\ufeff"))))
-    assert [row[2] for row in rows[1:]] == ["Two signatories", "Tax dates in forecast",
+    assert [row[3] for row in rows[1:]] == ["Two signatories", "Tax dates in forecast",
                                             "Dark mode"]
+    # filtered: the place in the export's list, and the rank the board shows
+    answer = client.get(reverse("features:export"), {"format": "csv",
+                                                     "squad": board["forecast"].pk})
+    filtered = list(csv.reader(io.StringIO(b"".join(answer.streaming_content).decode()
+                                           .lstrip("\ufeff"))))
+    assert filtered[0][:2] == ["position", "rank"]
+    assert [row[:2] + row[3:4] for row in filtered[1:]] == [["1", "2", "Tax dates in forecast"]]
     xlsx = client.get(reverse("features:export"), {"format": "xlsx"})
     assert xlsx.status_code == 200
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")

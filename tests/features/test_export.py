@@ -25,8 +25,8 @@ def test_csv_export_follows_the_board_and_neutralises_formulas(client, pm):
     assert response["Content-Type"].startswith("text/csv")
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     lines = text.splitlines()
-    assert lines[0].startswith("position,id,title,product_area")
-    assert [line.split(",")[2] for line in lines[1:3]] == ["Exports", "Dashboards"]
+    assert lines[0].startswith("position,rank,id,title,product_area")
+    assert [line.split(",")[3] for line in lines[1:3]] == ["Exports", "Dashboards"]
     assert "'=HYPERLINK" in lines[3]
     assert AuditEntry.objects.filter(action="export.features").count() == 1
 
@@ -38,8 +38,8 @@ def test_xlsx_export_with_filters(client, pm):
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert [row[2] for row in rows[1:]] == ["Exports", "Dashboards"]
-    assert rows[1][8] == 50  # the score, as a number
+    assert [row[3] for row in rows[1:]] == ["Exports", "Dashboards"]
+    assert rows[1][9] == 50  # the score, as a number
 
 
 def test_unknown_format_is_refused(client, pm):

@@ -95,6 +95,9 @@ def test_board_moves_and_permissions(api_client, pm, sales_viewer, organisation)
                             "reason": "Key renewal"}
     board = api.get(f"{API}/board", limit=2).json()
     assert [i["title"] for i in board["items"]] == ["F0", "F2"]
+    assert [(i["position"], i["rank"]) for i in board["items"]] == [(1, 1), (2, 2)]
+    filtered = api.get(f"{API}/board", q="F1").json()["items"]
+    assert [(i["title"], i["position"], i["rank"]) for i in filtered] == [("F1", 1, 3)]
     assert board["items"][0]["override_reason"] == "Key renewal"
     assert api_client(sales_viewer).post(f"{API}/features/{ids[1]}/rank", {
         "to_position": 1, "reason": "Please"}).status_code == 403

@@ -149,6 +149,20 @@ def test_value_effort_matrix_and_squad_comparison(client_for, pm, board):
     assert "Payments" in squads and "Forecast" in squads and "Mean score" in squads
 
 
+def test_each_squad_shows_its_best_features_with_their_board_rank(client_for, pm, board,
+                                                                 monkeypatch):
+    """Even a squad whose features all rank below the rows read in one go."""
+    from moulin.features.views import board as board_views
+
+    monkeypatch.setattr(board_views, "TOP_SCAN", 1)  # only "Two signatories" (Payments) read
+    page = client_for(pm).get(reverse("features:squads")).content.decode()
+    forecast = page[page.index("<h2>Forecast</h2>"):]
+    assert '<li value="2"><a' in forecast and "Tax dates in forecast" in forecast
+    payments = page[page.index("<h2>Payments</h2>"):page.index("</section>",
+                                                                page.index("<h2>Payments"))]
+    assert '<li value="1"><a' in payments and '<li value="3"><a' in payments  # Dark mode is 3rd
+
+
 def test_export_the_ranked_list_as_csv_and_xlsx(client_for, pm, board):
     client = client_for(pm)
     answer = client.get(reverse("features:export"), {"format": "csv"})

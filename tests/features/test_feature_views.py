@@ -52,6 +52,13 @@ def test_tree_filters_by_squad_and_reports_a_bad_value(client_for, pm, tree):
     assert "Some filters were ignored" in bad.content.decode()
 
 
+def test_the_search_box_reads_titles_and_descriptions(client_for, pm, tree):
+    make_feature(pm, "Quiet hours", description="No e-mail reminders during the WEEKEND.")
+    body = client_for(pm).get(reverse("features:feature_list"), {"q": "weekend"},
+                              headers=HTMX | {"HX-Target": "feature-tree"}).content.decode()
+    assert "Quiet hours" in body and "Smarter dunning" not in body
+
+
 def test_create_a_sub_feature_with_scoring_inputs(client_for, pm, tree):
     client = client_for(pm)
     form = client.get(reverse("features:feature_create"), {"parent": tree["parent"].pk})

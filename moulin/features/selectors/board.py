@@ -76,8 +76,8 @@ class FeatureFilters:
         return filters
 
     def apply(self, qs: QuerySet[Feature]) -> QuerySet[Feature]:
-        if self.q:
-            qs = qs.filter(title__icontains=self.q)
+        if self.q:  # the title or the description, as the search box says
+            qs = qs.filter(Q(title__icontains=self.q) | Q(description__icontains=self.q))
         if self.squad:
             qs = qs.filter(squad_id__in=self.squad)
         if self.product_area:

@@ -208,6 +208,10 @@ def matrix(request: HttpRequest) -> HttpResponse:
         "can_export": policy.can(member, MODULE, Action.EXPORT)})
 
 
+SQUAD_TOP = 5
+TOP_SCAN = 500  # board rows read in one go for the squads' tops
+
+
 @policy.requires(MODULE, Action.VIEW)
 @require_GET
 def squads(request: HttpRequest) -> HttpResponse:
@@ -217,15 +221,22 @@ def squads(request: HttpRequest) -> HttpResponse:
     filters = board_filters(request.GET)
     services.demand_refresh_stale(organisation_id=member.organisation_id)
     rows = selectors.squad_comparison(member=member, filters=filters)
-    ranked = list(selectors.board_list(member=member, filters=filters)[:500])
+    # Each squad's 5 best, numbered with their whole-board rank (as on the board): read from
+    # the top of the board, then for a squad whose features all rank lower, on their own.
+    ranks = {pk: rank for rank, pk in enumerate(
+        services.board_order_ids(member.organisation_id), start=1)}
+    listed = selectors.board_list(member=member, filters=filters)
     tops: dict[int | None, list] = {}
-    for position, feature in enumerate(ranked, start=1):
-        feature.position = position
+    for feature in listed[:TOP_SCAN]:
         bucket = tops.setdefault(feature.squad_id, [])
-        if len(bucket) < 5:
+        if len(bucket) < SQUAD_TOP:
             bucket.append(feature)
     for row in rows:
+        if len(tops.get(row.squad_id, [])) < min(SQUAD_TOP, row.features):
+            tops[row.squad_id] = list(listed.filter(squad_id=row.squad_id)[:SQUAD_TOP])
         row.top = tops.get(row.squad_id, [])
+        for feature in row.top:
+            feature.position = ranks.get(feature.pk)
         row.statuses = [{"label": label, "n": row.by_status.get(value, 0), "value": value}
                         for value, label in FeatureStatus.choices if row.by_status.get(value)]
     chart = {"labels": [row.name for row in rows], "horizontal": False, "datasets": [

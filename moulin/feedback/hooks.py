@@ -6,8 +6,9 @@ calls ``feedback_saved`` after writing, and the functions run once the transacti
 once outside a transaction). A failing listener is logged and never breaks intake.
 
 GDPR erasure (``personal_data_erased``) is the other way round: the upper apps keep copies of
-verbatims (theme examples, cluster keywords…) and must remove the person from them in the same
-transaction as the erasure, so a failing listener fails the erasure instead of leaving a copy.
+verbatims (theme examples, cluster keywords, the vendors' requests stored with each webhook
+delivery…) and must remove the person from them in the same transaction as the erasure, so a
+failing listener fails the erasure instead of leaving a copy.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ class IntegrationsConfig(AppConfig):
     def ready(self) -> None:
         from moulin.core.navigation import NavEntry, register
         from moulin.core.policy import Action
+        from moulin.feedback.hooks import register_personal_data_erased
+        from moulin.integrations import privacy
 
+        # GDPR erasure: the deliveries keep the vendors' requests, which name the person.
+        register_personal_data_erased(privacy.deliveries_scrub_personal_data)
         register(NavEntry("integrations:integration_list", _("Integrations"), "organisation",
                           "settings", section="admin", order=40, action=Action.CHANGE))

@@ -73,12 +73,16 @@ def _raw(item: CustomerIn) -> dict:
 
 
 @router.put("/customers", response=responses({200: CustomerOut, 201: CustomerOut}),
-            summary="Create or update one customer by external_id")
+            summary="Create or update one customer by external_id",
+            description="Creating needs the right to create customers; changing an existing "
+                        "one needs the right to change them (403 otherwise).")
 @policy.requires(MODULE, Action.CREATE)
 def upsert_customer(request: HttpRequest, payload: CustomerIn):
     try:
         customer, created = services.customer_upsert(organisation=request.member.organisation,
-                                                     raw=_raw(payload))
+                                                     raw=_raw(payload), actor=request.member)
+    except services.ChangeNotAllowed:
+        raise  # 403: changing an existing customer needs the right to change customers
     except services.RowError as error:
         raise DomainError(error.message, field=error.field) from error
     return Status(201 if created else 200,
@@ -90,11 +94,14 @@ class CustomerBulkIn(Schema):
 
 
 @router.post("/customers/bulk", response=responses({200: BulkOut}),
-             summary="Create or update up to 1,000 customers by external_id")
+             summary="Create or update up to 1,000 customers by external_id",
+             description="An item that would change an existing customer without the right "
+                         "to change customers is an error of its own (field external_id).")
 @policy.requires(MODULE, Action.CREATE)
 def bulk_customers(request: HttpRequest, payload: CustomerBulkIn):
     results = services.customer_bulk_upsert(organisation=request.member.organisation,
-                                            raw_items=[_raw(item) for item in payload.items])
+                                            raw_items=[_raw(item) for item in payload.items],
+                                            actor=request.member)
     return bulk_answer(results)
 
 

@@ -25,6 +25,8 @@ def customer_list(*, member: Member, search: str = "", segment_id: int | None = 
                   lifecycle: str = "", plan: str = "", sort: str = "name") -> QuerySet[Customer]:
     """Customers with their feedback count and last feedback date."""
     qs = policy.scope(Customer.objects.all(), member, MODULE)
+    # PostgreSQL text cannot hold NUL; no name, plan or lifecycle has one.
+    search, lifecycle, plan = (value.replace("\x00", "") for value in (search, lifecycle, plan))
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(external_id__iexact=search)
                        | Q(domain_rows__domain__istartswith=search.lower())).distinct()
@@ -49,9 +51,9 @@ def customer_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Custo
 
 def customer_autocomplete(*, member: Member, text: str, limit: int = 10) -> list[Customer]:
     """Customers whose name or domain starts like ``text`` (for the intake form)."""
-    if not text.strip() or not policy.can(member, "feedback", Action.CREATE):
+    text = text.replace("\x00", "").strip()[:100]  # PostgreSQL text cannot hold NUL
+    if not text or not policy.can(member, "feedback", Action.CREATE):
         return []
-    text = text.strip()[:100]
     qs = Customer.objects.filter(organisation_id=member.organisation_id).filter(
         Q(name__istartswith=text) | Q(name__icontains=f" {text}")
         | Q(domain_rows__domain__istartswith=text.lower()) | Q(external_id__iexact=text))
@@ -63,6 +65,7 @@ def contact_list(*, member: Member, customer: Customer | None = None,
     qs = policy.scope(Contact.objects.all(), member, MODULE).filter(erased_at=None)
     if customer is not None:
         qs = qs.filter(customer=customer)
+    search = search.replace("\x00", "")  # PostgreSQL text cannot hold NUL
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(email__icontains=search))
     return qs.select_related("customer").order_by("name", "email")

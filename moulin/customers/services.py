@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from moulin.accounts.models import Member, Organisation
-from moulin.core import parsing
+from moulin.core import parsing, policy
 from moulin.core.errors import DomainError, RowError  # RowError: re-exported
 from moulin.core.parsing import parse_field
+from moulin.core.policy import Action
 from moulin.customers.models import Contact, Customer, CustomerDomain, Lifecycle, Segment
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -27,9 +28,17 @@ PUBLIC_EMAIL_DOMAINS = frozenset(
         "gmx.fr", "proton.me", "protonmail.com",
     ]
 )
+MODULE = "customers"
 CUSTOMER_FIELDS = ("name", "external_id", "domains", "plan", "segment", "industry", "country",
                    "lifecycle", "arr", "currency", "renewal_date", "owner_email",
                    "health_score", "custom_fields")
+
+
+class ChangeNotAllowed(RowError):
+    """An upsert would change an existing customer, and the actor may only add customers."""
+
+    status = 403
+    code = "forbidden"
 
 
 @dataclass
@@ -82,8 +91,9 @@ def customer_input(raw: dict) -> CustomerInput:
     if not name and not external_id:
         raise RowError(_("A customer needs a name (or an external id to update one)."),
                        field="name")
-    domains = [parse_field("domains", normalise_domain, d)
-               for d in parsing.split_list(raw.get("domains"))]
+    # "A.com", "www.a.com" and "https://a.com/" are one domain: kept once, in the order sent.
+    domains = list(dict.fromkeys(parse_field("domains", normalise_domain, d)
+                                 for d in parsing.split_list(raw.get("domains"))))
     lifecycle_raw = parsing.clean_text(raw.get("lifecycle")).lower()
     lifecycle = Lifecycle.CUSTOMER
     if lifecycle_raw:
@@ -115,16 +125,39 @@ def customer_input(raw: dict) -> CustomerInput:
         renewal_date=parse_field("renewal_date", parsing.parse_date, raw.get("renewal_date")),
         owner_email=parsing.clean_text(raw.get("owner_email")).lower(),
         health_score=int(health) if health is not None else None,
-        custom_fields={str(k)[:60]: v for k, v in custom.items()}, present=present,
+        custom_fields={_without_nul(str(k))[:60]: _without_nul(v) for k, v in custom.items()},
+        present=present,
     )
+
+
+def _without_nul(value: object) -> object:
+    """``value`` with the NUL bytes of every string in it removed: PostgreSQL's text and jsonb
+    refuse them, and no CRM field needs one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(str(key)): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 class CustomerWriter:
     """Upserts many customers for one organisation with few queries (segments, owners and
-    existing rows are looked up once per batch)."""
+    existing rows are looked up once per batch).
 
-    def __init__(self, organisation: Organisation):
+    With an ``actor``, an upsert that would change an existing customer needs the right to
+    change customers (as on the customer's page); adding one needs only the right to create,
+    which the caller checks. Without one (the demo generator) nothing is checked."""
+
+    # What an upsert may change on an existing customer.
+    TRACKED = ("name", "external_id", "plan", "industry", "country", "lifecycle", "arr",
+               "currency", "renewal_date", "health_score", "owner_id", "custom_fields",
+               "domains")
+
+    def __init__(self, organisation: Organisation, *, actor: Member | None = None):
         self.organisation = organisation
+        self.actor = actor
         self.segments = {s.name.lower(): s for s in Segment.objects.filter(
             organisation=organisation)}
         self.owners = {m.user.email.lower(): m for m in Member.objects.filter(
@@ -164,6 +197,7 @@ class CustomerWriter:
                 raise RowError(_("No member signs in with %s (owner).") % data.owner_email,
                                field="owner_email")
         present = data.present if not created else frozenset(CUSTOMER_FIELDS)
+        before = None if created else {key: getattr(customer, key) for key in self.TRACKED}
         updates = {
             "name": data.name or customer.name, "external_id": data.external_id,
             "plan": data.plan, "industry": data.industry, "country": data.country,
@@ -174,20 +208,37 @@ class CustomerWriter:
         for key, value in updates.items():
             if key in present or created:
                 setattr(customer, key, value)
-        if "segment" in present:
-            customer.segment = self.segment(data.segment)
         if "owner_email" in present:
             customer.owner = owner
         if "custom_fields" in present:
             customer.custom_fields = {**customer.custom_fields, **data.custom_fields}
         if "domains" in present:
             customer.domains = data.domains
+        if before is not None:
+            self._check_change(customer, before, data)
+        if "segment" in present:
+            customer.segment = self.segment(data.segment)
         customer.save()
         if "domains" in present:
             self._set_domains(customer, data.domains)
         return customer, created
 
+    def _check_change(self, customer: Customer, before: dict, data: CustomerInput) -> None:
+        """Refuse to change an existing customer without the right to; sending again what is
+        stored (a retried create) changes nothing and is allowed."""
+        if self.actor is None or policy.can(self.actor, MODULE, Action.CHANGE, customer):
+            return
+        current = customer.segment.name.lower() if customer.segment_id else ""
+        changed = any(getattr(customer, key) != value for key, value in before.items()) or (
+            "segment" in data.present and data.segment.lower() != current)
+        if changed:
+            raise ChangeNotAllowed(
+                _("Changing an existing customer needs the right to change customers; yours "
+                  "only allows adding new ones."),
+                field="external_id" if data.external_id else "name")
+
     def _set_domains(self, customer: Customer, domains: list[str]) -> None:
+        domains = list(dict.fromkeys(domains))  # the unique constraint allows each once
         CustomerDomain.objects.filter(customer=customer).exclude(domain__in=domains).delete()
         taken = dict(CustomerDomain.objects.filter(
             organisation=self.organisation, domain__in=domains).values_list("domain",
@@ -202,10 +253,12 @@ class CustomerWriter:
                                               customer=customer, domain=domain)
 
 
-def customer_upsert(*, organisation: Organisation, raw: dict) -> tuple[Customer, bool]:
-    """Clean and upsert one customer (API, form); raises RowError with the field to fix."""
+def customer_upsert(*, organisation: Organisation, raw: dict,
+                    actor: Member | None = None) -> tuple[Customer, bool]:
+    """Clean and upsert one customer (API, form); raises RowError with the field to fix
+    (``ChangeNotAllowed`` when ``actor`` may not change the existing customer)."""
     with transaction.atomic():
-        return CustomerWriter(organisation).upsert(customer_input(raw))
+        return CustomerWriter(organisation, actor=actor).upsert(customer_input(raw))
 
 
 def contact_upsert(*, organisation: Organisation, email: str, name: str = "", role: str = "",
@@ -256,14 +309,15 @@ class CustomerResult:
     message: str = ""
 
 
-def customer_bulk_upsert(*, organisation: Organisation, raw_items: list[dict]
-                         ) -> list[CustomerResult]:
+def customer_bulk_upsert(*, organisation: Organisation, raw_items: list[dict],
+                         actor: Member | None = None) -> list[CustomerResult]:
     """Upsert many customers by external id (CRM sync); one result per item. Each item is
     written in its own savepoint, so one bad row never undoes the others."""
-    writer = CustomerWriter(organisation)
+    writer = CustomerWriter(organisation, actor=actor)
     results = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_items):
+        segments_known = len(writer.segments)
         try:
             data = customer_input(raw)
             if data.external_id and data.external_id in seen:
@@ -273,9 +327,16 @@ def customer_bulk_upsert(*, organisation: Organisation, raw_items: list[dict]
                 seen[data.external_id] = index
             with transaction.atomic():
                 customer, created = writer.upsert(data)
-        except RowError as error:
+        except (RowError, IntegrityError, DataError) as error:
+            # IntegrityError: another request took the same external id or domain meanwhile.
+            message = getattr(error, "message", None) or _(
+                "This row could not be saved (%s).") % str(error)[:200]
             results.append(CustomerResult(index, "error", external_id=raw.get("external_id"),
-                                          field=error.field, message=error.message))
+                                          field=getattr(error, "field", None),
+                                          message=message))
+            if len(writer.segments) != segments_known:
+                # The savepoint took back the segment the writer created and cached.
+                writer = CustomerWriter(organisation, actor=actor)
             continue
         results.append(CustomerResult(index, "created" if created else "updated",
                                       id=customer.pk, external_id=customer.external_id))

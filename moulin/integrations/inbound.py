@@ -31,7 +31,8 @@ from urllib.parse import parse_qs
 
 from django.utils.translation import gettext as _
 
-# Vendors retry or clocks drift a little; older signed requests are refused (Slack, HubSpot).
+# Vendors retry or clocks drift a little; older signed requests are refused (Slack, HubSpot,
+# Zendesk).
 FRESHNESS_SECONDS = 5 * 60
 
 
@@ -97,13 +98,22 @@ def require_secret(secret: str) -> None:
                                "the vendor's secret on its settings page."))
 
 
-def require_fresh(timestamp: str, *, now: float, header: str, milliseconds: bool = False) -> None:
-    """Refuse a missing, unreadable or stale timestamp (a replayed request)."""
+def require_fresh(timestamp: str, *, now: float, header: str, milliseconds: bool = False,
+                  iso_8601: bool = False) -> None:
+    """Refuse a missing, unreadable or stale timestamp (a replayed request).
+
+    Unix seconds (or milliseconds), or an ISO 8601 date and time with ``iso_8601`` (Zendesk)."""
     if not timestamp:
         raise SignatureError(_("The %s header is missing.") % header)
     try:
-        sent = float(timestamp) / (1000 if milliseconds else 1)
-    except ValueError:
+        if iso_8601:
+            sent_at = datetime.fromisoformat(timestamp)
+            if sent_at.tzinfo is None:
+                raise ValueError("no time zone")
+            sent = sent_at.timestamp()
+        else:
+            sent = float(timestamp) / (1000 if milliseconds else 1)
+    except (ValueError, OverflowError):
         raise SignatureError(_("The %s header is not a timestamp.") % header) from None
     if not math.isfinite(sent) or abs(now - sent) > FRESHNESS_SECONDS:
         raise SignatureError(_("The request is too old (or from the future): %s is more than "

@@ -6,6 +6,10 @@ its processing queued. A replayed event (same vendor event id) is answered witho
 processed again. Processing parses the payload with the vendor's module and upserts through the
 feedback hub by ``(source, external id)``, so processing twice never makes a copy; a failure
 is stored on the delivery with a message, and the delivery can be retried.
+
+Two integrations of one vendor (Zendesk EU and Zendesk US) number their tickets alike: the
+organisation's first integration of a vendor keeps the vendor's ids as they are, the next ones
+prefix theirs with ``<integration id>:`` (see ``_external_ids``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from django.utils.translation import ngettext
 from moulin.accounts.audit import Origin, audit_record
 from moulin.accounts.models import Member
 from moulin.core import parsing
+from moulin.core.bulk import filter_in
 from moulin.core.errors import Conflict, DomainError
+from moulin.feedback.models import Feedback
 from moulin.feedback.services import MAX_BATCH, feedback_bulk_upsert
 from moulin.integrations import email as inbound_email
 from moulin.integrations import hubspot, intercom, slack, zendesk
@@ -276,9 +282,10 @@ def _import(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
     parsed = vendor.parse(inbound_request_of(delivery))
     if not parsed.items:
         return DeliveryStatus.IGNORED, parsed.ignored, None
+    items = _external_ids(delivery.integration, parsed.items[:MAX_BATCH],
+                          default_source=vendor.SOURCE)
     results = feedback_bulk_upsert(organisation=delivery.integration.organisation, actor=None,
-                                   raw_items=parsed.items[:MAX_BATCH],
-                                   default_source=vendor.SOURCE)
+                                   raw_items=items, default_source=vendor.SOURCE)
     done = [result for result in results if result.status != "error"]
     errors = [f"{result.field}: {result.message}" if result.field else result.message
               for result in results if result.status == "error"]
@@ -291,6 +298,68 @@ def _import(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
                         len(errors)) % {"n": len(errors), "total": len(results),
                                         "error": errors[0]}
     return DeliveryStatus.PROCESSED, note, done[0].id
+
+
+def _external_ids(integration: Integration, items: list[dict], *,
+                  default_source: str) -> list[dict]:
+    """The items with the external id that keeps this integration's items apart from another
+    integration of the same vendor (same ticket number in two Zendesk accounts).
+
+    The organisation's first integration of a vendor keeps the vendor's id (``35436``); the
+    others use ``<integration id>:35436``. Rows stored before this rule all have the bare id,
+    and must keep matching the deliveries that made them (a retry, a trigger firing again):
+
+    1. a row with this integration's prefixed id is used;
+    2. else a row with the bare id is used if one of this integration's deliveries made it, or
+       if no delivery of any integration did (an import, the API, an Intercom reply) and this is
+       the first integration of the vendor;
+    3. else a new row gets the bare id when this is the first integration and the bare id is
+       free, the prefixed id otherwise.
+
+    A row that two integrations already merged before the rule existed cannot be told apart:
+    both keep updating it.
+    """
+    bare_ids = {index: parsing.clean_text(item.get("external_id"))
+                for index, item in enumerate(items)}
+    bare_ids = {index: value for index, value in bare_ids.items() if value}
+    if not bare_ids:
+        return items
+    organisation_id = integration.organisation_id
+    first = Integration.objects.filter(organisation_id=organisation_id,
+                                       vendor=integration.vendor).order_by("pk").first()
+    is_first = first is not None and first.pk == integration.pk
+    prefixed = {index: f"{integration.pk}:{value}"[:200] for index, value in bare_ids.items()}
+    sources = {index: parsing.clean_text(items[index].get("source")).lower() or default_source
+               for index in bare_ids}
+    rows = {(row.source, row.external_id): row.pk for row in filter_in(
+        Feedback.objects.filter(organisation_id=organisation_id,
+                                source__in=set(sources.values())),
+        "external_id", {*bare_ids.values(), *prefixed.values()}).only("id", "source",
+                                                                     "external_id")}
+    bare_rows = {rows[(sources[i], value)] for i, value in bare_ids.items()
+                 if (sources[i], value) in rows}
+    made_by: dict[int, set[int]] = {}
+    for feedback_id, integration_id in WebhookDelivery.objects.filter(
+            integration__organisation_id=organisation_id,
+            feedback_id__in=bare_rows).values_list("feedback_id", "integration_id"):
+        made_by.setdefault(feedback_id, set()).add(integration_id)
+    keyed = []
+    for index, item in enumerate(items):
+        if index not in bare_ids:
+            keyed.append(item)
+            continue
+        source, bare = sources[index], bare_ids[index]
+        bare_row = rows.get((source, bare))
+        if (source, prefixed[index]) in rows:
+            external_id = prefixed[index]
+        elif bare_row is not None:
+            owners = made_by.get(bare_row, set())
+            mine = integration.pk in owners or (is_first and not owners)
+            external_id = bare if mine else prefixed[index]
+        else:
+            external_id = bare if is_first else prefixed[index]
+        keyed.append({**item, "external_id": external_id})
+    return keyed
 
 
 def delivery_retry(*, actor: Member, delivery: WebhookDelivery) -> WebhookDelivery:

@@ -2,9 +2,13 @@
 or subscribed to the ``zen:event-type:ticket.created`` event.
 
 Zendesk signs ``timestamp + body`` with the webhook's signing secret:
-``X-Zendesk-Webhook-Signature = base64(HMAC-SHA256)`` with the timestamp in
-``X-Zendesk-Webhook-Signature-Timestamp``. The ticket id is the feedback's external id, so a
-trigger that fires again for the same ticket updates it instead of adding a copy.
+``X-Zendesk-Webhook-Signature = base64(HMAC-SHA256)`` with the timestamp (ISO 8601, e.g.
+``2021-03-25T05:09:27Z``) in ``X-Zendesk-Webhook-Signature-Timestamp``; a timestamp more than
+5 minutes away from our clock is refused, so a captured request cannot be replayed later (each
+Zendesk retry is signed again). The ticket id is the feedback's external id (prefixed with the
+integration's id when the organisation has another Zendesk integration before it: see
+``services._external_ids``), so a trigger that fires again for the same ticket updates it
+instead of adding a copy.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from moulin.integrations.inbound import (
     email_or_blank,
     json_object,
     lookup,
+    require_fresh,
     require_secret,
     same_signature,
     text_from_html,
@@ -49,6 +54,9 @@ def verify(request: InboundRequest, *, secret: str, now: float) -> None:
         raise SignatureError(_("X-Zendesk-Webhook-Signature does not match the body: check "
                                "that the signing secret is the one shown on the Zendesk "
                                "webhook."))
+    # Checked once the signature holds: the timestamp is then Zendesk's own.
+    require_fresh(timestamp, now=now, header="X-Zendesk-Webhook-Signature-Timestamp",
+                  iso_8601=True)
 
 
 def event_id(request: InboundRequest) -> str:

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import urllib.request
 
 import pytest
@@ -19,7 +20,7 @@ def post_zendesk_ticket(url: str) -> int:
     body = json.dumps({"ticket": {"id": "9001", "subject": "Dark mode",
                                   "description": "<p>Our night shift wants a <b>dark mode</b>.</p>",
                                   "requester": {"email": "night@customer.example"}}}).encode()
-    timestamp = "2026-11-25T08:00:00Z"
+    timestamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # older: a replay, refused
     signature = base64.b64encode(hmac.new(SECRET.encode(), timestamp.encode() + body,
                                           hashlib.sha256).digest()).decode()
     request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310

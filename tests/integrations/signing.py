@@ -15,9 +15,11 @@ def intercom_headers(secret: str, body: bytes) -> dict:
     return {"X-Hub-Signature": f"sha1={digest}"}
 
 
-def zendesk_headers(secret: str, body: bytes, timestamp: str = "2026-11-24T10:12:09Z",
+def zendesk_headers(secret: str, body: bytes, timestamp: str | None = None,
                     invocation_id: str = "8350205582") -> dict:
-    """base64(HMAC-SHA256(secret, timestamp + body))."""
+    """base64(HMAC-SHA256(secret, timestamp + body)); the timestamp (ISO 8601, e.g.
+    "2026-11-24T10:12:09Z") is now unless given: older ones are refused as replays."""
+    timestamp = timestamp or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
     return {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
             "X-Zendesk-Webhook-Signature-Timestamp": timestamp,

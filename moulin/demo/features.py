@@ -228,8 +228,9 @@ def demo_features(organisation: Organisation) -> int:
         owner = squad.lead if squad is not None and squad.lead_id else ops
         for area_name, features in groups:
             for demo in features:
+                # Product Ops scores the catalogue; the squad lead owns each feature
                 feature = services.feature_create(
-                    actor=owner, title=demo.title, description=demo.description,
+                    actor=ops, title=demo.title, description=demo.description,
                     status=demo.status, product_area=areas.get(area_name),
                     parent=created.get(demo.parent), squad=squad, owner=owner,
                     target_quarter=_quarter(demo.quarter), effort=str(demo.effort),

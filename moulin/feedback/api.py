@@ -26,7 +26,10 @@ class FeedbackIn(BaseModel):
     title: str = ""
     external_id: str | None = Field(None, description="Your id: a retry with the same source "
                                                       "and external_id updates, never duplicates.")
-    source: str = Field("api", description="One of: " + ", ".join(Source.values))
+    source: str = Field("api", description="api, web_form or survey. The integrations' and "
+                        "imports' sources (" + ", ".join(
+                            s for s in Source.values if s not in services.OPEN_SOURCES)
+                        + ") only for members who may change feedback (to backfill them).")
     customer_external_id: str | None = None
     customer_id: ObjectId | None = None
     contact_email: str | None = None
@@ -85,13 +88,18 @@ def _raw(item: FeedbackIn) -> dict:
 
 
 @router.post("/feedback", response=responses({201: FeedbackOut, 200: FeedbackOut}),
-             summary="Create one feedback item (or update it, for a known external_id)")
+             summary="Create one feedback item (or update it, for a known external_id)",
+             description="Updating an existing item (a known source and external_id, with "
+                         "different values) needs the right to change feedback: 403 otherwise. "
+                         "An unchanged retry answers 200.")
 @policy.requires(MODULE, Action.CREATE)
 def create_feedback(request: HttpRequest, payload: FeedbackIn):
     try:
-        item, created = services.feedback_create(organisation=request.member.organisation,
-                                                 actor=request.member, raw=_raw(payload),
-                                                 default_source=Source.API)
+        item, created = services.feedback_create(
+            organisation=request.member.organisation, actor=request.member, raw=_raw(payload),
+            default_source=Source.API, sources=services.api_sources(actor=request.member))
+    except services.ChangeNotAllowed:
+        raise  # 403, naming the field
     except RowError as error:
         raise DomainError(error.message, field=error.field) from error
     item = selectors.feedback_get(member=request.member, pk=item.pk)
@@ -103,12 +111,15 @@ class BulkIn(Schema):
 
 
 @router.post("/feedback/bulk", response=responses({200: BulkOut}),
-             summary="Create or update up to 1,000 items; one result per item")
+             summary="Create or update up to 1,000 items; one result per item",
+             description="An item that would change existing feedback is an error (its "
+                         "message says so) unless the member may change feedback.")
 @policy.requires(MODULE, Action.CREATE)
 def bulk_feedback(request: HttpRequest, payload: BulkIn):
     results = services.feedback_bulk_upsert(
         organisation=request.member.organisation, actor=request.member,
-        raw_items=[_raw(item) for item in payload.items], default_source=Source.API)
+        raw_items=[_raw(item) for item in payload.items], default_source=Source.API,
+        sources=services.api_sources(actor=request.member))
     return bulk_answer(results)
 
 

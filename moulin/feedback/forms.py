@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from moulin.accounts.models import Member
+from moulin.core import parsing
 from moulin.core.forms import clean_selected_ids
 from moulin.customers import selectors as customer_selectors
 from moulin.customers.models import Customer
@@ -47,6 +48,9 @@ class BulkActionForm(forms.Form):
             self.add_error("value", _("Choose a value for this action."))
         if action == "importance" and value and value not in Importance.values:
             self.add_error("value", _("Unknown importance “%s”.") % value[:40])
+        if action == "area" and value and parsing.parse_id(value) is None:
+            # The toolbar sends a product area's id: anything else is a forged or stale value.
+            self.add_error("value", _("Choose a product area of your organisation."))
         cleaned["value"] = value
         return cleaned
 

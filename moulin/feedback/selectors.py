@@ -20,7 +20,7 @@ from moulin.accounts.models import Member
 from moulin.core import parsing, policy
 from moulin.core.api import paginate
 from moulin.core.policy import Action
-from moulin.customers.models import Customer
+from moulin.customers.models import Contact, Customer
 from moulin.feedback.models import (
     Feedback,
     FeedbackEvent,
@@ -345,9 +345,10 @@ def feedback_history_entries(*, feedback: Feedback) -> list[HistoryEntry]:
                                     actor=feedback.submitted_by,
                                     created_at=feedback.created_at,
                                     changes={"source": feedback.source}))
-    area_ids, customer_ids = set(), set()
+    area_ids, customer_ids, contact_ids = set(), set(), set()
     for event in events:
-        for key, ids in (("product_area_id", area_ids), ("customer_id", customer_ids)):
+        for key, ids in (("product_area_id", area_ids), ("customer_id", customer_ids),
+                         ("contact_id", contact_ids)):
             pair = event.changes.get(key) if isinstance(event.changes, dict) else None
             if isinstance(pair, list):
                 ids.update(v for v in pair if isinstance(v, int))
@@ -356,6 +357,11 @@ def feedback_history_entries(*, feedback: Feedback) -> list[HistoryEntry]:
     names.update({("customer_id", pk): name for pk, name in Customer.objects.filter(
         organisation_id=feedback.organisation_id, pk__in=customer_ids).values_list("pk",
                                                                                    "name")})
+    if contact_ids:  # an update from the source may move the item to another contact
+        names.update({("contact_id", pk): name or email for pk, name, email in
+                      Contact.objects.filter(organisation_id=feedback.organisation_id,
+                                             pk__in=contact_ids)
+                      .values_list("pk", "name", "email")})
     entries = []
     for event in events:
         changes, facts = [], []
@@ -378,15 +384,30 @@ PAGE_ORDERINGS = {
 }
 
 
+def _with_triage(qs: QuerySet[Feedback]) -> QuerySet[Feedback]:
+    """What an inbox row shows of the triage intelligence (its themes and suggestions), loaded
+    with the rows rather than two queries per row."""
+    if apps.is_installed("moulin.triage"):
+        qs = qs.select_related("analysis").defer("analysis__vector").prefetch_related(
+            "theme_links")
+    return qs
+
+
 def feedback_page(*, member: Member, filters: FeedbackFilters, cursor: str | None = None,
                   size: int = 50) -> dict:
     """One page of ``feedback_list`` by keyset: ``{"items", "next_cursor"}``, the same cost on
     page 1 and page 20,000 (no COUNT, no OFFSET). Raises InvalidCursor for a forged cursor."""
-    qs = feedback_list(member=member, filters=filters)
-    if apps.is_installed("moulin.triage"):  # each row shows its themes and suggestions
-        qs = qs.select_related("analysis").defer("analysis__vector").prefetch_related(
-            "theme_links")
+    qs = _with_triage(feedback_list(member=member, filters=filters))
     return paginate(qs, cursor=cursor, limit=size, ordering=PAGE_ORDERINGS[filters.sort])
+
+
+def feedback_rows(*, member: Member, ids: list[int]) -> list[Feedback]:
+    """The inbox rows of ``ids`` the member may see (after a triage action or its undo), loaded
+    like a page of the inbox."""
+    if not ids:
+        return []
+    return list(_with_triage(feedback_list(member=member, filters=FeedbackFilters()))
+                .filter(pk__in=ids))
 
 
 def feedback_event_list(*, member: Member, ids: list[int]) -> list[FeedbackEvent]:

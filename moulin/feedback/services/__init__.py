@@ -4,9 +4,12 @@ from moulin.feedback.services.intake import (
     MAX_BATCH,
     MAX_TAGS,
     MAX_TEXT_LENGTH,
+    OPEN_SOURCES,
+    ChangeNotAllowed,
     FeedbackInput,
     FeedbackWriter,
     ItemResult,
+    api_sources,
     feedback_bulk_upsert,
     feedback_create,
     feedback_input,
@@ -28,8 +31,9 @@ from moulin.feedback.services.triage import (
 )
 
 __all__ = [
-    "BULK_ACTIONS", "ERASED", "MAX_BATCH", "MAX_TAGS", "MAX_TEXT_LENGTH", "FeedbackInput",
-    "FeedbackWriter", "ItemResult", "contact_erase", "feedback_bulk_action",
+    "BULK_ACTIONS", "ERASED", "MAX_BATCH", "MAX_TAGS", "MAX_TEXT_LENGTH", "OPEN_SOURCES",
+    "ChangeNotAllowed", "FeedbackInput", "FeedbackWriter", "ItemResult", "api_sources",
+    "contact_erase", "feedback_bulk_action",
     "feedback_bulk_undo", "feedback_bulk_upsert", "feedback_create", "feedback_input",
     "feedback_scrub_personal_data", "feedback_submit", "feedback_undo", "feedback_update",
     "personal_data_pattern", "saved_view_delete", "saved_view_save",

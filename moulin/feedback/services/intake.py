@@ -4,11 +4,15 @@ Intake cleans raw values into a ``FeedbackInput`` (row-level errors name the fie
 customer (by id, by contact, then by email domain) and upserts by ``(source, external_id)`` so a
 retried delivery never duplicates. ``FeedbackWriter`` does it for a batch with a fixed number of
 queries, which is what makes bulk API calls and imports fast.
+
+An update from the source never undoes what people did: once a person has triaged an item, the
+source no longer sets its importance nor its product area, and its tags are only ever added to
+(see ``FeedbackWriter``). Changing an existing item needs the right to change feedback.
 """
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from django.db import transaction
@@ -16,10 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from moulin.accounts.models import Member, Organisation
-from moulin.core import parsing
+from moulin.core import parsing, policy
 from moulin.core.bulk import bulk_insert, filter_in
 from moulin.core.errors import DomainError
 from moulin.core.parsing import parse_field
+from moulin.core.policy import Action
 from moulin.customers.models import Contact, Customer, CustomerDomain
 from moulin.customers.services import PUBLIC_EMAIL_DOMAINS, RowError, contact_upsert
 from moulin.feedback import hooks
@@ -48,6 +53,16 @@ IMPORTANCE_WORDS = {
     "blocker": Importance.CRITICAL,
 }
 SOURCES = frozenset(Source.values)  # ``.values`` builds a new list on every access
+# The channels people report through (and the API itself): no integration or import writes
+# under them, so no (source, external_id) key of another writer can be taken over there.
+OPEN_SOURCES = frozenset({Source.API, Source.WEB_FORM, Source.SURVEY})
+# The oldest date an item can have (older is a typing error): 1 January 1900 in any time zone.
+# The slack after now: one day, as a sender's evening may already be tomorrow here.
+EARLIEST_RECEIVED_AT = datetime(1900, 1, 1, tzinfo=UTC) - timedelta(hours=14)
+FUTURE_SLACK = timedelta(days=1)
+# What people triage: once a person changed one of these (or the status left "new"), the
+# source's importance and product area no longer apply to the item.
+TRIAGE_FIELDS = frozenset({"status", "importance", "product_area_id", "tags"})
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -72,8 +87,34 @@ class FeedbackInput:
     language: str = ""
 
 
-def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackInput:
-    """Clean a raw mapping (API item, import row, vendor payload) or raise RowError."""
+def api_sources(*, actor: Member) -> frozenset[str]:
+    """The sources ``actor`` may name through the public API.
+
+    The integrations' sources (Zendesk, Intercom, email…) and imports are keyed by their own
+    external ids: only members who may change feedback (who could edit those items anyway) may
+    write under them, to backfill history before connecting an integration. Everyone else
+    sends ``api`` or a channel people report through."""
+    if policy.can(actor, "feedback", Action.CHANGE):
+        return SOURCES
+    return OPEN_SOURCES
+
+
+def _received_at(value: object) -> datetime | None:
+    received_at = parsing.parse_datetime(value)
+    if received_at is None:
+        return None
+    # Far dates break week truncation and local-time display (year 10000) for every reader.
+    if received_at > timezone.now() + FUTURE_SLACK:
+        raise ValueError(_("This date is in the future."))
+    if received_at < EARLIEST_RECEIVED_AT:
+        raise ValueError(_("Expected a date between 1900 and 2999."))
+    return received_at
+
+
+def feedback_input(raw: dict, *, default_source: str = Source.API,
+                   sources: frozenset[str] = SOURCES) -> FeedbackInput:
+    """Clean a raw mapping (API item, import row, vendor payload) or raise RowError;
+    ``sources`` are the ones the sender may name (``api_sources`` for the public API)."""
     text = parse_field("text", lambda v: parsing.clean_text(v, max_length=MAX_TEXT_LENGTH,
                                                        field="text"), raw.get("text"))
     if not text:
@@ -83,6 +124,11 @@ def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackIn
     if source not in SOURCES:
         raise RowError(_("Unknown source “%(source)s”; use one of: %(choices)s.") % {
             "source": source[:40], "choices": ", ".join(Source.values)}, field="source")
+    if source not in sources:
+        raise RowError(_("Only feedback managers may send feedback as “%(source)s” (an "
+                         "integration's or an import's channel); use one of: %(choices)s.") % {
+            "source": source, "choices": ", ".join(s for s in Source.values if s in sources)},
+            field="source")
     importance_raw = parsing.clean_text(raw.get("importance")).lower()
     importance = Importance.IMPORTANT
     if importance_raw:
@@ -121,8 +167,8 @@ def feedback_input(raw: dict, *, default_source: str = Source.API) -> FeedbackIn
         customer_external_id=parsing.clean_text(raw.get("customer_external_id"))[:100],
         customer_id=customer_id, contact_email=email,
         contact_name=parsing.clean_text(raw.get("contact_name"))[:200],
-        received_at=parse_field("created_at", parsing.parse_datetime,
-                           raw.get("created_at") or raw.get("received_at")),
+        received_at=parse_field("created_at", _received_at,
+                                raw.get("created_at") or raw.get("received_at")),
         importance=importance,
         product_area=parsing.clean_text(raw.get("product_area"))[:120],
         tags=tags, links=links,
@@ -140,10 +186,51 @@ class ItemResult:
     external_id: str | None = None
     field: str | None = None
     message: str = ""
+    forbidden: bool = False  # an update the actor has no right to make
+
+
+class ChangeNotAllowed(RowError):
+    """The item exists and would change, and the actor may only create feedback."""
+
+    status = 403
+    code = "forbidden"
+
+
+def _change_not_allowed_message() -> str:
+    return _("This feedback already exists (same source and external id) and would change: "
+             "updating it needs the right to change feedback. Ask a feedback manager, or "
+             "send it unchanged.")
+
+
+HISTORY_TEXT = 500
+
+
+def _history_value(key: str, value: object) -> object:
+    """A value as the history keeps it: JSON, and short (a verbatim can be 10 MB)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if key == "text" and isinstance(value, str) and len(value) > HISTORY_TEXT:
+        return value[:HISTORY_TEXT] + "…"
+    if key == "attachments" and isinstance(value, list):
+        return [str(a.get("name") or a.get("filename") or a.get("url") or "")[:200]
+                if isinstance(a, dict) else str(a)[:200] for a in value[:20]]
+    if key == "links" and isinstance(value, list):
+        return [str(link)[:300] for link in value[:20]]
+    return value
 
 
 class FeedbackWriter:
-    """Upserts feedback for one organisation in batches with a fixed number of queries."""
+    """Upserts feedback for one organisation in batches with a fixed number of queries.
+
+    An existing item (same source and external id) takes the source's verbatim, title,
+    customer, contact, date, language, links and attachments. Its triage belongs to people:
+    once a person has triaged it (status no longer "new", or a person changed its status,
+    importance, product area or tags), the source no longer sets its importance nor its area;
+    and a source only ever adds tags (a tag carries no author, so removing one could remove a
+    person's). Each update is one history event with the values before and after; a payload
+    that changes nothing writes nothing. Updating needs the right to change feedback, unless no
+    member acts (an integration's verified delivery).
+    """
 
     UPDATABLE = ("title", "text", "customer_id", "contact_id", "received_at", "importance",
                  "product_area_id", "language", "links", "attachments", "updated_at")
@@ -151,6 +238,7 @@ class FeedbackWriter:
     def __init__(self, organisation: Organisation, actor: Member | None):
         self.organisation = organisation
         self.actor = actor
+        self.may_change = actor is None or policy.can(actor, "feedback", Action.CHANGE)
         self.areas = {a.name.lower(): a for a in ProductArea.objects.filter(
             organisation=organisation)}
         self.tags = {t.name.lower(): t for t in Tag.objects.filter(organisation=organisation)}
@@ -248,10 +336,13 @@ class FeedbackWriter:
                 Feedback.objects.filter(organisation=self.organisation, source=source),
                 "external_id", ids)})
 
+        current_tags = self._current_tags(existing.values())
+        triaged = self._triaged_by_people(existing.values())
         now = timezone.now()
         to_create: list[tuple[int, Feedback, FeedbackInput]] = []
         to_update: list[tuple[int, Feedback, FeedbackInput]] = []
         unchanged: list[tuple[int, Feedback, FeedbackInput]] = []
+        history: dict[int, dict] = {}  # {feedback id: its changes} of the updated rows
         for index, item in valid:
             contact = contacts.get(item.contact_email) if item.contact_email else None
             customer_id = None
@@ -287,14 +378,33 @@ class FeedbackWriter:
             if found is not None:
                 if item.received_at is None:
                     values["received_at"] = found.received_at
+                if found.pk in triaged:
+                    values["importance"] = found.importance
+                    values["product_area_id"] = found.product_area_id
+                changes = {key: [_history_value(key, getattr(found, key)),
+                                 _history_value(key, value)]
+                           for key, value in values.items()
+                           if key != "updated_at" and getattr(found, key) != value}
+                tags = current_tags.get(found.pk, {})
+                added = {name.lower(): name for name in item.tags
+                         if name.lower() not in tags}
+                if added:
+                    changes["tags"] = [sorted(tags.values()),
+                                       sorted([*tags.values(), *added.values()])]
                 # A retried delivery usually changes nothing: then nothing is written.
-                if any(getattr(found, key) != value for key, value in values.items()
-                       if key != "updated_at"):
-                    for key, value in values.items():
-                        setattr(found, key, value)
-                    to_update.append((index, found, item))
-                else:
+                if not changes:
                     unchanged.append((index, found, item))
+                    continue
+                if not self.may_change:
+                    results[index] = ItemResult(
+                        index, "error", id=found.pk, external_id=item.external_id,
+                        field="external_id", message=_change_not_allowed_message(),
+                        forbidden=True)
+                    continue
+                for key, value in values.items():
+                    setattr(found, key, value)
+                history[found.pk] = {"via": found.source, **changes}
+                to_update.append((index, found, item))
             else:
                 values.update(organisation_id=self.organisation.pk, source=item.source,
                               external_id=item.external_id, created_at=now,
@@ -319,9 +429,10 @@ class FeedbackWriter:
                                              list(self.UPDATABLE), batch_size=1000)
                 FeedbackEvent.objects.bulk_create(
                     [FeedbackEvent(feedback=row, actor=self.actor, kind="updated",
-                                   changes={"via": row.source}) for _i, row, _x in to_update],
+                                   changes=history[row.pk])
+                     for _i, row, _x in to_update],
                     batch_size=1000)
-            self._write_tags(to_create, to_update, unchanged)
+            self._write_tags(to_create, to_update, current_tags)
         for index, row, _item in to_create:
             results[index] = ItemResult(index, "created", id=row.pk, external_id=row.external_id)
         for index, row, _item in [*to_update, *unchanged]:
@@ -331,35 +442,51 @@ class FeedbackWriter:
                              ids=[row.pk for _i, row, _x in [*to_create, *to_update]])
         return results  # type: ignore[return-value]
 
-    def _write_tags(self, created, updated, unchanged) -> None:
-        """Give each row exactly the batch's tags, touching only rows whose tags differ."""
+    @staticmethod
+    def _current_tags(rows) -> dict[int, dict[str, str]]:
+        """{feedback id: {lowercased name: name}} of the existing rows' tags."""
         through = Feedback.tags.through
-        existing_rows = [*updated, *unchanged]
-        current: dict[int, set[int]] = {}
-        if existing_rows:
-            for feedback_id, tag_id in through.objects.filter(
-                    feedback_id__in=[row.pk for _i, row, _x in existing_rows]).values_list(
-                    "feedback_id", "tag_id"):
-                current.setdefault(feedback_id, set()).add(tag_id)
-        stale, links = [], []
-        for _i, row, item in [*created, *existing_rows]:
-            wanted = set(self.tag_ids(item.tags))
-            if wanted == current.get(row.pk, set()):
-                continue
-            if row.pk in current:
-                stale.append(row.pk)
-            links.extend({"feedback_id": row.pk, "tag_id": tag_id} for tag_id in wanted)
-        if stale:
-            through.objects.filter(feedback_id__in=stale).delete()
-        bulk_insert(through, links)
+        current: dict[int, dict[str, str]] = {}
+        ids = [row.pk for row in rows]
+        for feedback_id, name in filter_in(through.objects.all(), "feedback_id", ids) \
+                .values_list("feedback_id", "tag__name"):
+            current.setdefault(feedback_id, {})[name.lower()] = name
+        return current
+
+    @staticmethod
+    def _triaged_by_people(rows) -> set[int]:
+        """The existing rows a person triaged: status left "new", or a person changed a triage
+        field (any history event but the intake's own, which carry "via")."""
+        triaged = {row.pk for row in rows if row.status != Status.NEW}
+        waiting = [row.pk for row in rows if row.status == Status.NEW]
+        for feedback_id, changes in filter_in(FeedbackEvent.objects.all(), "feedback_id",
+                                              waiting).values_list("feedback_id", "changes"):
+            if (isinstance(changes, dict) and "via" not in changes
+                    and TRIAGE_FIELDS & changes.keys()):
+                triaged.add(feedback_id)
+        return triaged
+
+    def _write_tags(self, created, updated, current: dict[int, dict[str, str]]) -> None:
+        """New rows get the batch's tags; updated rows keep theirs and gain the batch's new
+        ones (a source never removes a tag: it may be a person's)."""
+        links = []
+        for _i, row, item in created:
+            links.extend({"feedback_id": row.pk, "tag_id": tag_id}
+                          for tag_id in dict.fromkeys(self.tag_ids(item.tags)))
+        for _i, row, item in updated:
+            have = current.get(row.pk, {})
+            new = [name for name in item.tags if name.lower() not in have]
+            links.extend({"feedback_id": row.pk, "tag_id": tag_id}
+                         for tag_id in dict.fromkeys(self.tag_ids(new)))
+        bulk_insert(Feedback.tags.through, links)
 
 
 MAX_BATCH = 1000
 
 
 def feedback_bulk_upsert(*, organisation: Organisation, actor: Member | None,
-                         raw_items: list[dict], default_source: str = Source.API
-                         ) -> list[ItemResult]:
+                         raw_items: list[dict], default_source: str = Source.API,
+                         sources: frozenset[str] = SOURCES) -> list[ItemResult]:
     """Clean and upsert up to 1,000 items; one result per item, errors never block the rest."""
     if len(raw_items) > MAX_BATCH:
         raise DomainError(_("At most %d items per call: split the batch.") % MAX_BATCH,
@@ -367,19 +494,22 @@ def feedback_bulk_upsert(*, organisation: Organisation, actor: Member | None,
     cleaned: list[FeedbackInput | RowError] = []
     for raw in raw_items:
         try:
-            cleaned.append(feedback_input(raw, default_source=default_source))
+            cleaned.append(feedback_input(raw, default_source=default_source, sources=sources))
         except RowError as error:
             cleaned.append(error)
     return FeedbackWriter(organisation, actor).write(cleaned)
 
 
 def feedback_create(*, organisation: Organisation, actor: Member | None, raw: dict,
-                    default_source: str = Source.WEB_FORM) -> tuple[Feedback, bool]:
-    """Create (or, for a known source + external id, update) one item; raises RowError."""
+                    default_source: str = Source.WEB_FORM,
+                    sources: frozenset[str] = SOURCES) -> tuple[Feedback, bool]:
+    """Create (or, for a known source + external id, update) one item; raises RowError
+    (ChangeNotAllowed when the update needs a right the actor lacks)."""
     result = FeedbackWriter(organisation, actor).write(
-        [feedback_input(raw, default_source=default_source)])[0]
+        [feedback_input(raw, default_source=default_source, sources=sources)])[0]
     if result.status == "error":
-        raise RowError(result.message, field=result.field)
+        error = ChangeNotAllowed if result.forbidden else RowError
+        raise error(result.message, field=result.field)
     return Feedback.objects.get(pk=result.id), result.status == "created"
 
 

@@ -96,6 +96,13 @@ def feedback_bulk_action(*, actor: Member, items: list[Feedback], action: str,
     """Apply one triage action to many items; returns the events (for undo)."""
     if action not in BULK_ACTIONS:
         raise DomainError(_("Unknown action “%s”.") % action, field="action")
+    area = None
+    if action == "area":
+        area = ProductArea.objects.filter(organisation_id=actor.organisation_id,
+                                          pk=parsing.parse_id(value) or 0).first()
+        if area is None:  # never "no area" by mistake: an unknown id changes nothing
+            raise DomainError(_("Choose a product area of your organisation."),
+                              field="product_area")
     events = []
     for item in items:
         kwargs: dict = {}
@@ -113,8 +120,7 @@ def feedback_bulk_action(*, actor: Member, items: list[Feedback], action: str,
             current = list(item.tags.values_list("name", flat=True))
             kwargs["tags"] = [*current, value] if value else current
         elif action == "area":
-            kwargs["product_area"] = ProductArea.objects.filter(
-                organisation_id=actor.organisation_id, pk=value or 0).first()
+            kwargs["product_area"] = area
         event = feedback_update(actor=actor, feedback=item, **kwargs)
         if event:
             events.append(event)

@@ -3,11 +3,14 @@ other feedback, its history, and its triage fields (edited in place with htmx)."
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
+from django.utils import formats, timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -26,6 +29,11 @@ FIELD_LABELS = {
     "product_area_id": gettext_lazy("Product area"), "title": gettext_lazy("Title"),
     "tags": gettext_lazy("Tags"), "customer_id": gettext_lazy("Customer"),
     "source": gettext_lazy("Source"), "via": gettext_lazy("Updated through"),
+    # what an update from the source changed (services/intake.py)
+    "text": gettext_lazy("Verbatim"), "received_at": gettext_lazy("Date"),
+    "contact_id": gettext_lazy("Contact"), "language": gettext_lazy("Language"),
+    "links": capfirst(Feedback._meta.get_field("links").verbose_name),
+    "attachments": capfirst(Feedback._meta.get_field("attachments").verbose_name),
     "personal_data": gettext_lazy("Personal data"),
     "themes": gettext_lazy("Themes"),  # set by the triage intelligence
     "feature": gettext_lazy("Feature"),  # linked from moulin/features
@@ -73,10 +81,16 @@ def _value_label(field: str, value: object) -> str:
         return ", ".join(f"#{v}" for v in (value if isinstance(value, list) else [value]))
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
-    if field in ("status", "importance", "source", "via"):
+    if field in ("status", "importance", "source", "via", "language"):
         field = "source" if field == "via" else field
         choices = dict(Feedback._meta.get_field(field).choices)
         return str(choices.get(value, value))
+    if field == "received_at" and isinstance(value, str):
+        try:
+            return formats.date_format(timezone.localtime(datetime.fromisoformat(value)),
+                                       "DATETIME_FORMAT")
+        except (ValueError, OverflowError):
+            return value
     return str(value)
 
 

@@ -226,11 +226,10 @@ def _rows_and_toast(request: HttpRequest, ids: list[int], message: str, *,
                     status: int = 200) -> HttpResponse:
     """The changed rows (swapped in place, out of band) and the toast with its Undo button."""
     member = request.member
-    rows = selectors.feedback_list(member=member, filters=FeedbackFilters()).filter(
-        pk__in=ids) if ids else []
+    rows = selectors.feedback_rows(member=member, ids=ids)
     q = FeedbackFilters.from_query({"q": request.POST.get("q", "")}).q
     return render(request, "feedback/_triage_result.html", {
-        "rows": _highlighted(list(rows), q), "message": message,
+        "rows": _highlighted(rows, q), "message": message,
         "undo": ",".join(map(str, undo or [])), "redo": ",".join(map(str, redo or [])),
         "can_triage": True, "oob": True,
     }, status=status)

@@ -190,6 +190,7 @@ class CustomerRows:
 
     def __init__(self, job: ImportJob, actor: Member | None):
         self.job = job
+        self.actor = actor  # changing an existing customer needs the right to (per row)
         self.mapping = {key: column for key, column in job.mapping.items() if column}
         self.writer: CustomerWriter | None = None
 
@@ -202,7 +203,7 @@ class CustomerRows:
 
     def _writer(self) -> CustomerWriter:
         if self.writer is None:
-            self.writer = CustomerWriter(self.job.organisation)
+            self.writer = CustomerWriter(self.job.organisation, actor=self.actor)
         return self.writer
 
     def clean(self, row_number: int, values: dict) -> Outcome:

@@ -470,3 +470,31 @@ def test_another_organisation_cannot_see_our_imports(client_for, product_ops, ou
     assert client.get(reverse("feedback:import_detail", args=[job.pk])).status_code == 404
     assert client.get(reverse("feedback:import_errors_csv", args=[job.pk])).status_code == 404
     assert "items.csv" not in client.get(reverse("feedback:import_list")).content.decode()
+
+
+def test_a_customers_import_without_the_change_right_adds_but_does_not_change(
+        client_for, organisation, django_capture_on_commit_callbacks):
+    """Product Ops in Sales may add customers, not change them: as on the customer's page,
+    a row that would change an existing customer is reported, the new ones are imported."""
+    from moulin.core import policy
+    from moulin.core.policy import Action, Role
+    from tests.builders import make_member
+
+    sales_ops = make_member(organisation, role=Role.PRODUCT_OPS, department_key="sales",
+                            email="sales-ops@acme.test")
+    assert policy.can(sales_ops, "customers", Action.CREATE)
+    assert not policy.can(sales_ops, "customers", Action.CHANGE)
+    customer_upsert(organisation=organisation, raw={"external_id": "crm-1", "name": "Initech",
+                                                    "arr": "5000"})
+    content = (b"ID client;Nom;CA annuel\n"
+               b"crm-1;Initech;999999\n"      # would change Initech's ARR
+               b"crm-2;Umbrella;1200\n")      # new
+    client = client_for(sales_ops)
+    job = uploaded_job(upload(client, content, name="crm.csv", kind="customers",
+                              source="HubSpot"))
+    choose_columns(client, job)
+    job = start(client, job, django_capture_on_commit_callbacks)
+    assert (job.created_count, job.updated_count, job.error_count) == (1, 0, 1)
+    assert str(Customer.objects.get(external_id="crm-1").arr) == "5000.00"
+    assert Customer.objects.filter(external_id="crm-2").exists()
+    assert error_report(client, job)[1][0] == "2"

@@ -1,8 +1,11 @@
 """Personal data: GDPR erasure of a contact everywhere their name or address appears."""
 
+import io
 import json
+import logging
 import re
 
+from django.core.files.base import ContentFile
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,8 +18,11 @@ from moulin.feedback import hooks
 from moulin.feedback.models import (
     Feedback,
     FeedbackEvent,
+    ImportJob,
     ImportRowError,
 )
+
+logger = logging.getLogger(__name__)
 
 # --- Personal data ----------------------------------------------------------------------------
 
@@ -133,6 +139,72 @@ def import_errors_scrub_personal_data(*, organisation_id: int, needles: list[str
     return len(changed)
 
 
+def _scrubbed_csv(data: bytes, pattern: re.Pattern[str], replacement: str) -> bytes | None:
+    """The file's bytes with the values replaced, in its own encoding; None if unchanged."""
+    from moulin.feedback.importing import detect_encoding
+
+    encoding = detect_encoding(io.BytesIO(data))
+    text = data.decode(encoding)
+    scrubbed = pattern.sub(replacement, text)
+    return None if scrubbed == text else scrubbed.encode(encoding, errors="replace")
+
+
+def _scrubbed_xlsx(data: bytes, pattern: re.Pattern[str], replacement: str) -> bytes | None:
+    """The workbook with the values replaced in every text cell; None if unchanged."""
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(data))
+    changed = False
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and pattern.search(cell.value):
+                    cell.value = pattern.sub(replacement, cell.value)
+                    changed = True
+    if not changed:
+        return None
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def import_files_scrub_personal_data(*, organisation_id: int, needles: list[str],
+                                     replacement: str) -> int:
+    """Replace a person's name and address in the files the organisation uploaded to the
+    import wizard (kept so a failed import can run again, which would otherwise bring them
+    back); returns the count of files rewritten. A file that cannot be read any more is
+    deleted: nothing of the person may stay in it."""
+    if not needles:
+        return 0
+    pattern = personal_data_pattern(needles)
+    rewritten = 0
+    for job in ImportJob.objects.filter(organisation_id=organisation_id).exclude(file=""):
+        storage, name = job.file.storage, job.file.name
+        if not storage.exists(name):
+            continue
+        with storage.open(name, "rb") as handle:
+            data = handle.read()
+        try:
+            if job.file_format == "xlsx":
+                scrubbed = _scrubbed_xlsx(data, pattern, replacement)
+            else:
+                scrubbed = _scrubbed_csv(data, pattern, replacement)
+        except Exception:  # unreadable: deleted rather than kept with the person in it
+            logger.warning("import file %s unreadable during an erasure: deleted", name)
+            storage.delete(name)
+            ImportJob.objects.filter(pk=job.pk).update(file="")
+            rewritten += 1
+            continue
+        if scrubbed is None:
+            continue
+        storage.delete(name)
+        saved = storage.save(name, ContentFile(scrubbed))
+        if saved != name:
+            ImportJob.objects.filter(pk=job.pk).update(file=saved)
+        rewritten += 1
+    return rewritten
+
+
 ERASED = "[erased]"
 
 
@@ -144,12 +216,15 @@ def contact_erase(*, actor: Member, origin: Origin, contact: Contact) -> int:
     needles = [value for value in (contact.email, contact.name) if value and len(value) >= 3]
     rewritten = feedback_scrub_personal_data(contact=contact, needles=needles,
                                              replacement=ERASED)
-    # The hub's own copies: the items' history (Undo writes old titles back) and the import
-    # error reports (the original values of rejected rows).
+    # The hub's own copies: the items' history (Undo writes old titles back), the import
+    # error reports (the original values of rejected rows) and the uploaded files.
     feedback_history_scrub_personal_data(organisation_id=contact.organisation_id,
                                          needles=needles, replacement=ERASED)
     import_errors_scrub_personal_data(organisation_id=contact.organisation_id,
                                       needles=needles, replacement=ERASED)
+    # the uploaded files too: re-running a failed import would bring the person back
+    import_files_scrub_personal_data(organisation_id=contact.organisation_id,
+                                     needles=needles, replacement=ERASED)
     # The layers above copied verbatims (theme examples, cluster keywords): same values, same
     # transaction, so the erasure is whole or not at all.
     hooks.personal_data_erased(organisation_id=contact.organisation_id, needles=needles,

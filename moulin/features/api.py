@@ -536,8 +536,7 @@ def board(request: HttpRequest, query: Query[FeatureQuery], cursor: str | None =
     services.demand_refresh_stale(organisation_id=request.member.organisation_id)
     page = selectors.board_page(member=request.member, filters=_filters(query), cursor=cursor,
                                 limit=limit)
-    ranks = {pk: rank for rank, pk in enumerate(
-        services.board_order_ids(request.member.organisation_id), start=1)}
+    ranks = services.board_ranks(request.member.organisation_id)
     for item in page["items"]:
         item.organisation = request.member.organisation
         item.rank = ranks.get(item.pk, item.position)

@@ -17,7 +17,7 @@ from moulin.core.csv_export import csv_download
 from moulin.core.xlsx_export import literal_cells
 from moulin.features.models import Feature
 from moulin.features.selectors import FeatureFilters, board_list
-from moulin.features.services.ranking import board_order_ids
+from moulin.features.services.ranking import board_ranks
 
 COLUMNS = ["position", "rank", "id", "title", "product_area", "squad", "owner", "status",
            "target_quarter", "score", "score_error", "framework", "drivers", "manual_rank",
@@ -40,8 +40,7 @@ def board_rows(*, member: Member, filters: FeatureFilters | None = None) -> Iter
     """The board's rows as exported: ``position`` in the filtered list, ``rank`` on the whole
     board (what the board shows beside each row)."""
     currency = member.organisation.currency
-    ranks = {pk: rank for rank, pk in enumerate(board_order_ids(member.organisation_id),
-                                                start=1)}
+    ranks = board_ranks(member.organisation_id)
     rows = board_list(member=member, filters=filters).iterator(chunk_size=CHUNK)
     for position, feature in enumerate(rows, start=1):
         yield [

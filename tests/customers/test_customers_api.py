@@ -11,25 +11,6 @@ URL = "/api/v1/customers"
 BULK = "/api/v1/customers/bulk"
 
 
-@pytest.fixture
-def crm(client, api_client, admin):
-    """The CRM connector, with an administrator's token; put() and post() return the answer."""
-    api = api_client(admin)
-
-    class Crm:
-        def put(self, body):
-            return client.put(URL, json.dumps(body), content_type="application/json",
-                              headers=api.headers)
-
-        def bulk(self, items):
-            return api.post(BULK, {"items": items})
-
-        def get(self, path=URL, **params):
-            return api.get(path, **params)
-
-    return Crm()
-
-
 def test_upsert_creates_then_updates_only_the_fields_sent(crm):
     created = crm.put({"external_id": "SF-1001", "name": "Acme Logistics", "plan": "Scale",
                        "segment": "Mid-market", "arr": "48000", "country": "FR",

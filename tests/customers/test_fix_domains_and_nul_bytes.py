@@ -1,35 +1,12 @@
 """Domains written several ways are one domain; a failing item of a bulk call is reported on
 its own; NUL bytes (which PostgreSQL text and jsonb refuse) never reach the database."""
 
-import json
-
 import pytest
 
 from moulin.customers.models import Customer, CustomerDomain
 from moulin.customers.services import customer_upsert
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/v1/customers"
-BULK = "/api/v1/customers/bulk"
-
-
-@pytest.fixture
-def crm(client, api_client, admin):
-    api = api_client(admin)
-
-    class Crm:
-        def put(self, body):
-            return client.put(URL, json.dumps(body), content_type="application/json",
-                              headers=api.headers)
-
-        def bulk(self, items):
-            return api.post(BULK, {"items": items})
-
-        def get(self, path=URL, **params):
-            return api.get(path, **params)
-
-    return Crm()
 
 
 @pytest.fixture

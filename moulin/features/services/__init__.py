@@ -39,13 +39,14 @@ from moulin.features.services.links import (
 from moulin.features.services.ranking import (
     MAX_PINNED,
     board_order_ids,
+    board_ranks,
     feature_move,
     feature_rank_clear,
 )
 
 __all__ = [
     "AT_RISK_HEALTH", "EDITABLE", "MAX_PINNED", "RENEWAL_DAYS", "FormulaCheck", "LinkResult",
-    "board_order_ids", "currency_rate_delete", "currency_rate_set", "currency_rates",
+    "board_order_ids", "board_ranks", "currency_rate_delete", "currency_rate_set", "currency_rates",
     "demand_recompute", "demand_recompute_all", "demand_refresh_stale", "facts_of",
     "feature_create", "feature_delete", "feature_link_cluster", "feature_link_feedback",
     "feature_link_set_importance", "feature_link_theme", "feature_move", "feature_rank_clear",

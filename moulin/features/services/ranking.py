@@ -31,6 +31,12 @@ def board_order_ids(organisation_id: int) -> list[int]:
                 .order_by(*BOARD_ORDERING).values_list("pk", flat=True))
 
 
+def board_ranks(organisation_id: int) -> dict[int, int]:
+    """{feature id: its rank on the organisation's whole board, from 1}: what the board shows
+    beside each row, even in a filtered list, and what a move's position refers to."""
+    return {pk: rank for rank, pk in enumerate(board_order_ids(organisation_id), start=1)}
+
+
 def _reason(reason: str) -> str:
     try:
         text = parsing.clean_text(reason, max_length=500, field=_("Reason"))

@@ -91,8 +91,7 @@ def _board_context(member, params: QueryDict) -> dict:
     # Ranks on the whole board (the list may be filtered): what a move's position refers to.
     # (every id in ranked order: 9 ms at 5,000 features, as fast as numbering the board in
     # the database for the page's rows only; benchmarks/features_board.py)
-    ranks = {pk: rank for rank, pk in enumerate(
-        services.board_order_ids(member.organisation_id), start=1)}
+    ranks = services.board_ranks(member.organisation_id)
     for row in rows:
         row.rank = ranks.get(row.pk, row.position)
     standard = services.framework_standard(organisation_id=member.organisation_id)
@@ -223,8 +222,7 @@ def squads(request: HttpRequest) -> HttpResponse:
     rows = selectors.squad_comparison(member=member, filters=filters)
     # Each squad's 5 best, numbered with their whole-board rank (as on the board): read from
     # the top of the board, then for a squad whose features all rank lower, on their own.
-    ranks = {pk: rank for rank, pk in enumerate(
-        services.board_order_ids(member.organisation_id), start=1)}
+    ranks = services.board_ranks(member.organisation_id)
     listed = selectors.board_list(member=member, filters=filters)
     tops: dict[int | None, list] = {}
     for feature in listed[:TOP_SCAN]:

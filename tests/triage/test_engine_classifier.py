@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from moulin.triage.engine import evaluation
 from moulin.triage.engine.classifier import Prediction, ThemeClassifier, evaluate
 from moulin.triage.engine.embedders import DEFAULT_EMBEDDER, get_embedder
 
@@ -320,3 +321,16 @@ def test_evaluate_command_reads_utf8_with_bom_and_semicolons(tmp_path):
     summary = json.loads(_run("--train", str(train), "--test", str(train), "--text-col",
                               "verbatim", "--label-col", "theme").strip().splitlines()[-1])
     assert summary["accuracy"] == 1.0
+
+
+def test_evaluate_files_keep_line_separators_inside_a_text(tmp_path):
+    # Texts pasted from a word processor carry U+2028 / U+2029 / form feeds: one row each.
+    path = tmp_path / "pasted.csv"
+    path.write_text("text,category\n"
+                    "Export fails\u2028since Monday,export\n"
+                    '"Too expensive\u2029for us\nreally",pricing\n'
+                    "Dark mode\x0cplease,ui\n", encoding="utf-8")
+    data = evaluation.read_labelled(path, "text", "category")
+    assert data.texts == ["Export fails\u2028since Monday", "Too expensive\u2029for us\nreally",
+                          "Dark mode\x0cplease"]
+    assert data.labels == ["export", "pricing", "ui"] and data.skipped == 0

@@ -9,6 +9,7 @@ stored-embedding fast path, `evaluate` for the scores.
 from __future__ import annotations
 
 import csv
+import io
 import statistics
 import sys
 import time
@@ -52,7 +53,10 @@ def _open_rows(path: str | Path) -> tuple[list[str], list[list[str]]]:
     first_line = content.split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=first_line.count)
     try:
-        rows = list(csv.reader(content.splitlines(), delimiter=delimiter))
+        # The csv module finds the rows itself: str.splitlines() also cuts at the line and
+        # paragraph separators (U+2028, U+2029, form feed…) that texts pasted from a word
+        # processor carry, which split one verbatim into two rows or dropped the character.
+        rows = list(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter))
     except csv.Error as error:
         raise DataError(f"{path}: not a readable CSV file ({error}).") from error
     header = [name.strip() for name in rows[0]]

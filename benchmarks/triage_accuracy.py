@@ -80,6 +80,12 @@ def line(name: str, result: dict) -> None:
     print(f"{name:<28} accuracy {100 * result['accuracy']:.2f} %{sd}   macro-F1 "
           f"{100 * result['macro_f1']:.2f} %{base_text}   train {result['train_s']:.1f} s",
           flush=True)
+    applied = {level["threshold"]: level for level in result["auto_apply"]}[0.9]
+    right = (f", {100 * applied['accuracy']:.1f} % of them right"
+             if applied["accuracy"] is not None else "")
+    print(f"{'':<28} calibration error {100 * result['calibration_error']:.1f} points; "
+          f"applied automatically from 90 %: {100 * applied['share']:.0f} % of texts{right}",
+          flush=True)
 
 
 def main() -> None:

@@ -242,6 +242,37 @@ def test_evaluate_reports_scores_per_theme_and_confusions(classifier):
     assert result["per_label"]["mobile app"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667,
                                                  "support": 2}
     assert 0 < result["macro_f1"] < 1
+    # One wrong answer among five: whatever the threshold, what would be applied automatically
+    # is a subset of the texts, fewer at higher thresholds, and never more right than all.
+    shares = [level["share"] for level in result["auto_apply"]]
+    assert shares == sorted(shares, reverse=True) and 0 < shares[0] <= 1
+    for level in result["auto_apply"]:
+        applied = round(level["share"] * 5)
+        right = round((level["accuracy"] or 0) * applied, 3)
+        assert right == int(right) and right <= min(applied, 4)  # 4 of the 5 are right
+    assert 0 <= result["calibration_error"] <= 1
+    assert sum(bin_["items"] for bin_ in result["calibration"]) == 5
+
+
+def test_calibration_error_is_the_gap_between_confidence_and_right_answers():
+    from moulin.triage.engine.classifier import auto_apply_figures, calibration
+
+    # Ten answers at 95 % of which 9 are right, ten at 55 % of which 3 are right.
+    confidences = np.array([0.95] * 10 + [0.55] * 10)
+    correct = np.array([True] * 9 + [False] + [True] * 3 + [False] * 7)
+    error, bins = calibration(confidences, correct)
+    assert bins == [{"from": 0.5, "to": 0.6, "items": 10, "confidence": 0.55, "accuracy": 0.3},
+                    {"from": 0.9, "to": 1.0, "items": 10, "confidence": 0.95, "accuracy": 0.9}]
+    assert error == pytest.approx(0.5 * 0.25 + 0.5 * 0.05)
+    unknown = np.zeros(20, dtype=bool)
+    unknown[0] = True  # set aside as "unknown": never applied automatically
+    figures = {level["threshold"]: level for level in
+               auto_apply_figures(confidences, correct, unknown)}
+    assert figures[0.9] == {"threshold": 0.9, "share": 0.45, "accuracy": round(8 / 9, 4)}
+    assert figures[0.5] == {"threshold": 0.5, "share": 0.95, "accuracy": round(11 / 19, 4)}
+    assert figures[0.95]["share"] == 0.45  # 0.95 counts from 0.95 itself
+    assert calibration(np.array([1.0]), np.array([True])) == (0.0, [
+        {"from": 0.9, "to": 1.0, "items": 1, "confidence": 1.0, "accuracy": 1.0}])
 
 
 # ---------------------------------------------------------------- triage_evaluate command
@@ -279,6 +310,10 @@ def test_evaluate_command_prints_a_report_and_json_last(tmp_path):
     assert {"macro_f1", "items_per_s", "unknown_recall", "accuracy_with_unknown"} <= set(summary)
     assert summary["test_items"] == 8 and summary["unknown_items"] == 2
     assert any(line.strip().startswith("accuracy") for line in lines)
+    assert any(line.strip().startswith("calibration") for line in lines)
+    assert [level["threshold"] for level in summary["auto_apply"]] == [0.5, 0.6, 0.7, 0.8,
+                                                                      0.9, 0.95]
+    assert 0 <= summary["calibration_error"] <= 1
 
 
 def test_evaluate_command_few_shot_draws(tmp_path):

@@ -656,18 +656,59 @@ def _macro_f1(truth: np.ndarray, predicted: np.ndarray, class_count: int) -> flo
     return float(np.mean(scores)) if scores else 0.0
 
 
+# Confidence levels at which `evaluate` reports what automatic application would do (the
+# organisation setting "apply automatically from" defaults to 0.9).
+AUTO_APPLY_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+CALIBRATION_BINS = 10
+
+
+def calibration(confidences: np.ndarray, correct: np.ndarray) -> tuple[float, list[dict]]:
+    """Expected calibration error (the gap between the confidence shown and the share of right
+    answers, averaged over 10 equal-width confidence bins, weighted by their items) and the
+    bins themselves: how far "80 %" can be read as "right 8 times out of 10"."""
+    bins = []
+    error = 0.0
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (confidences >= low) & ((confidences < high) if high < 1 else
+                                         (confidences <= high))
+        count = int(inside.sum())
+        if not count:
+            continue
+        shown, right = float(confidences[inside].mean()), float(correct[inside].mean())
+        error += count / len(confidences) * abs(shown - right)
+        bins.append({"from": round(float(low), 2), "to": round(float(high), 2), "items": count,
+                     "confidence": round(shown, 4), "accuracy": round(right, 4)})
+    return round(error, 4), bins
+
+
+def auto_apply_figures(confidences: np.ndarray, correct: np.ndarray, unknown: np.ndarray
+                       ) -> list[dict]:
+    """Per threshold: the share of items whose top theme would be applied automatically (not
+    unknown, confidence at or above it) and how many of those would be right."""
+    figures = []
+    for level in AUTO_APPLY_LEVELS:
+        applied = (confidences >= level) & ~unknown
+        count = int(applied.sum())
+        figures.append({"threshold": level, "share": round(count / len(confidences), 4),
+                        "accuracy": round(float(correct[applied].mean()), 4) if count else None})
+    return figures
+
+
 def evaluate(classifier: ThemeClassifier, texts: Sequence[str], labels: Sequence[str], *,
              embeddings: np.ndarray | None = None) -> dict:
     """Accuracy of the top suggestion (the unknown outcome switched off), macro-F1, per-label
-    precision/recall/F1, the 20 most frequent confusions, and the share of items the unknown
-    rule would have set aside (``unknown_rate``) with the accuracy when it is on."""
+    precision/recall/F1, the 20 most frequent confusions, the share of items the unknown
+    rule would have set aside (``unknown_rate``) with the accuracy when it is on, how well the
+    confidences are calibrated, and what applying themes automatically would do."""
     labels = [str(label) for label in labels]
     predictions = classifier.predict(texts, embeddings=embeddings, top_k=1)
     predicted = [p.ranked[0][0] if p.ranked else None for p in predictions]
     total = len(labels)
     if not total:
         return {"items": 0, "accuracy": None, "macro_f1": None, "per_label": {},
-                "confusion_pairs": [], "unknown_rate": None, "accuracy_with_unknown": None}
+                "confusion_pairs": [], "unknown_rate": None, "accuracy_with_unknown": None,
+                "calibration_error": None, "calibration": [], "auto_apply": []}
     correct = sum(p == t for p, t in zip(predicted, labels, strict=True))
     with_unknown = sum(p.label == t for p, t in zip(predictions, labels, strict=True))
     per_label: dict[str, dict[str, float | int]] = {}
@@ -683,6 +724,9 @@ def evaluate(classifier: ThemeClassifier, texts: Sequence[str], labels: Sequence
                             "f1": round(f1, 4), "support": support}
     supported = [scores["f1"] for scores in per_label.values() if scores["support"]]
     confusions = Counter((t, p) for p, t in zip(predicted, labels, strict=True) if p != t)
+    confidences = np.array([p.confidence for p in predictions], dtype=np.float64)
+    hits = np.array([p == t for p, t in zip(predicted, labels, strict=True)])
+    calibration_error, bins = calibration(confidences, hits)
     return {
         "items": total,
         "accuracy": round(correct / total, 4),
@@ -691,4 +735,8 @@ def evaluate(classifier: ThemeClassifier, texts: Sequence[str], labels: Sequence
         "confusion_pairs": [[t, p, n] for (t, p), n in confusions.most_common(20)],
         "unknown_rate": round(sum(p.unknown for p in predictions) / total, 4),
         "accuracy_with_unknown": round(with_unknown / total, 4),
+        "calibration_error": calibration_error,
+        "calibration": bins,
+        "auto_apply": auto_apply_figures(confidences, hits,
+                                         np.array([p.unknown for p in predictions])),
     }

@@ -143,6 +143,19 @@ def tfidf_baseline(train_texts: Sequence[str], train_labels: Sequence[str],
     return float(np.mean(np.asarray(predicted) == np.asarray(test_labels)))
 
 
+def _mean_auto_apply(draws: list[list[dict]]) -> list[dict]:
+    """The auto-apply figures of several draws, averaged threshold by threshold (the accuracy
+    over the draws where something would be applied)."""
+    figures = []
+    for levels in zip(*draws, strict=True):
+        accuracies = [level["accuracy"] for level in levels if level["accuracy"] is not None]
+        figures.append({
+            "threshold": levels[0]["threshold"],
+            "share": round(float(statistics.mean(level["share"] for level in levels)), 4),
+            "accuracy": round(float(statistics.mean(accuracies)), 4) if accuracies else None})
+    return figures
+
+
 def run_evaluation(train: Dataset, test: Dataset, *, embedder: Embedder, shots: int | None = None,
                    repeats: int = 1, unknown_texts: Sequence[str] | None = None, seed: int = 0,
                    label_names: bool = True, baseline: bool = False,
@@ -210,6 +223,9 @@ def run_evaluation(train: Dataset, test: Dataset, *, embedder: Embedder, shots: 
         "embed_test_s": round(test_embed_s, 2),
         "predict_s": round(predict_s, 3),
         "unknown_rate_in_scope": mean([r["scores"]["unknown_rate"] for r in runs]),
+        "calibration_error": mean([r["scores"]["calibration_error"] for r in runs]),
+        "calibration": last["calibration"],
+        "auto_apply": _mean_auto_apply([r["scores"]["auto_apply"] for r in runs]),
         "per_label": last["per_label"],
         "confusion_pairs": last["confusion_pairs"],
         "validation": runs[-1]["training_report"].get("validation"),

@@ -104,6 +104,16 @@ class Command(BaseCommand):
             write(f"  accuracy with the unknown outcome on  "
                   f"{100 * result['accuracy_with_unknown']:.2f} % "
                   f"({100 * result['unknown_rate_in_scope']:.1f} % of in-scope texts set aside)")
+        if result["calibration_error"] is not None:
+            write(f"  calibration     {100 * result['calibration_error']:.1f} points between the "
+                  f"confidence shown and the share of right answers (expected calibration "
+                  f"error)")
+            applied = " · ".join(
+                f"≥ {100 * level['threshold']:.0f} %: {100 * level['share']:.0f} % of texts"
+                + (f", {100 * level['accuracy']:.1f} % right" if level["accuracy"] is not None
+                   else "")
+                for level in result["auto_apply"])
+            write(f"  applied automatically from  {applied}")
         write(f"  timings         train {result['train_s']:.2f} s, predict "
               f"{result['items_per_s']:.0f} items/s end-to-end (embedding included)")
         if result["test_labels_not_in_training"]:

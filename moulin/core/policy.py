@@ -218,6 +218,21 @@ def can(member: PolicyMember | None, module: str, action: str, obj: Model | None
     return level(member, module) >= ACTION_LEVEL[action]
 
 
+def can_see_customer_data(member: PolicyMember | None) -> bool:
+    """True when ``member`` may see a customer's business data wherever it shows up.
+
+    A customer's business data — its ARR (and currency), plan, segment, lifecycle, health score,
+    renewal date and account owner — belongs to the "customers" module: it takes the right to
+    view that module, even on pages of other modules (the feedback inbox, a feedback item, its
+    export and API, triage's emerging themes and similar-feedback panel). The customer's name
+    and CRM id are not business data: feedback keeps its source (a feature's page, stricter,
+    also hides who asked). Figures aggregated over many customers (the ARR behind a feature or
+    a theme, demand scores, insights by segment) are prioritisation data of their own module
+    and do not go through this rule.
+    """
+    return can(member, "customers", Action.VIEW)
+
+
 def check(member: PolicyMember | None, module: str, action: str, obj: Model | None = None) -> None:
     """Raise 404 for another organisation's object, 403 when the action is not allowed."""
     if obj is not None and member is not None and getattr(

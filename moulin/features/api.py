@@ -286,7 +286,7 @@ class LinkOut(Schema):
     @staticmethod
     def resolve_customer(obj: FeedbackLink, context) -> str | None:
         member = context["request"].member
-        if obj.feedback.customer_id and policy.can(member, "customers", Action.VIEW):
+        if obj.feedback.customer_id and policy.can_see_customer_data(member):
             return obj.feedback.customer.name
         return None
 

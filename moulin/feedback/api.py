@@ -43,6 +43,10 @@ class FeedbackIn(BaseModel):
 
 
 class CustomerRef(Schema):
+    """Who said it: the customer's id, name and CRM id, for every member who may see feedback.
+    A customer's business data (ARR, plan, segment, lifecycle, health, renewal, owner) is never
+    part of a feedback item: read it from ``/customers``, which needs the Customers module."""
+
     id: int
     name: str
     external_id: str | None
@@ -123,15 +127,27 @@ def bulk_feedback(request: HttpRequest, payload: BulkIn):
     return bulk_answer(results)
 
 
+CUSTOMER_DATA_FILTER = ("Customers' business data: needs the right to view the Customers "
+                        "module, otherwise the call is refused (403) naming this filter.")
+
+
+class CustomerDataRefused(DomainError):
+    """A filter on customers' business data from a member who may not see that data."""
+
+    status = 403
+    code = "forbidden"
+
+
 class FeedbackQuery(Schema):
     q: str = ""
     status: str = Field("", description="Comma-separated statuses")
     source: str = ""
     importance: str = ""
     language: str = ""
-    lifecycle: str = ""
-    plan: str = ""
-    segment: str = ""
+    lifecycle: str = Field("", description="trial, customer or churned (comma-separated). "
+                           + CUSTOMER_DATA_FILTER)
+    plan: str = Field("", description="Comma-separated plans. " + CUSTOMER_DATA_FILTER)
+    segment: str = Field("", description="Comma-separated segment ids. " + CUSTOMER_DATA_FILTER)
     product_area: str = ""
     tag: str = ""
     theme: str = Field("", description="Comma-separated theme ids (triage taxonomy)")
@@ -143,17 +159,24 @@ class FeedbackQuery(Schema):
     department: ObjectId | None = None
     date_from: str = ""
     date_to: str = ""
-    arr_min: str = ""
-    arr_max: str = ""
+    arr_min: str = Field("", description="The customer's ARR, at least (50k, 12 500). "
+                         + CUSTOMER_DATA_FILTER)
+    arr_max: str = Field("", description="The customer's ARR, at most. " + CUSTOMER_DATA_FILTER)
 
 
 @router.get("/feedback", response=responses({200: FeedbackPage}),
-            summary="List feedback with the inbox's filters (newest first)")
+            summary="List feedback with the inbox's filters (newest first)",
+            description="Filtering by customers' business data (lifecycle, plan, segment, "
+                        "arr_min, arr_max) needs the right to view the Customers module: 403 "
+                        "otherwise, naming the filter.")
 @policy.requires(MODULE, Action.VIEW)
 def list_feedback(request: HttpRequest, query: Query[FeedbackQuery],
                   cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
     filters = selectors.FeedbackFilters.from_query(
-        {k: v for k, v in query.dict().items() if v not in (None, "")})
+        {k: v for k, v in query.dict().items() if v not in (None, "")}, member=request.member)
+    if filters.refused:
+        name = filters.refused[0]
+        raise CustomerDataRefused(filters.errors[name], field=name)
     if filters.errors:
         name, message = next(iter(filters.errors.items()))
         raise DomainError(message, field=name)

@@ -4,7 +4,7 @@ inbox, the API and the exports; every query goes through the permission policy."
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -42,6 +42,13 @@ SORTS = {
 }
 
 
+# The filters and the sort on customers' business data: only for members who may see that data
+# (policy.can_see_customer_data). For the others they are refused, never silently applied: a
+# filter on ARR would tell which customers are above an amount as surely as the amount itself.
+CUSTOMER_DATA_FILTERS = ("segment", "plan", "lifecycle", "arr_min", "arr_max")
+CUSTOMER_DATA_SORTS = ("arr",)
+
+
 # Dates outside these years cannot be shifted to UTC safely (year 1 minus an offset overflows).
 DATE_YEARS = range(1900, 3000)
 MAX_AMOUNT = Decimal("1e15")
@@ -75,10 +82,16 @@ class FeedbackFilters:
     arr_max: Decimal | None = None
     sort: str = "newest"
     errors: dict[str, str] = field(default_factory=dict)
+    # The filters (and sort) dropped because the member may not see customers' business data;
+    # each is also explained in ``errors``.
+    refused: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_query(cls, query: QueryDict | dict) -> FeedbackFilters:
-        """Parse a query string leniently: a bad value is dropped and reported in ``errors``."""
+    def from_query(cls, query: QueryDict | dict, *, member: Member | None = None
+                   ) -> FeedbackFilters:
+        """Parse a query string leniently: a bad value is dropped and reported in ``errors``.
+        With ``member``, the filters on customers' business data are refused when that member
+        may not see it (see ``without_customer_data``)."""
         def many(name: str) -> list[str]:
             if isinstance(query, QueryDict):
                 values = query.getlist(name)
@@ -152,13 +165,32 @@ class FeedbackFilters:
             filters.sort = sort
         elif sort:
             errors["sort"] = _("Sort by one of: %s.") % ", ".join(SORTS)
+        if member is not None:
+            filters = filters_for_member(member, filters)
         return filters
+
+    def without_customer_data(self) -> FeedbackFilters:
+        """A copy without the filters and the sort on customers' business data, each one named
+        in ``refused`` and explained in ``errors``."""
+        changes: dict[str, object] = {}
+        for name in CUSTOMER_DATA_FILTERS:
+            value = getattr(self, name)
+            if value not in (None, []):
+                changes[name] = [] if isinstance(value, list) else None
+        if self.sort in CUSTOMER_DATA_SORTS:
+            changes["sort"] = "newest"
+        if not changes:
+            return self
+        message = _("Filtering or sorting by customers' business data (ARR, plan, segment, "
+                    "lifecycle) needs access to the Customers module.")
+        return replace(self, **changes, refused=[*self.refused, *changes],
+                       errors={**self.errors, **dict.fromkeys(changes, message)})
 
     def to_query(self) -> QueryDict:
         """The filters as a query string (for links, saved views and exports)."""
         query = QueryDict(mutable=True)
         for spec in fields(self):
-            if spec.name == "errors":
+            if spec.name in ("errors", "refused"):
                 continue
             value = getattr(self, spec.name)
             if value in (None, "", []) or (spec.name == "sort" and value == "newest"):
@@ -184,8 +216,17 @@ def _triage_table(model_name: str) -> QuerySet:
     return apps.get_model("triage", model_name).objects.all()
 
 
+def filters_for_member(member: Member, filters: FeedbackFilters) -> FeedbackFilters:
+    """``filters`` as ``member`` may use them: without the ones on customers' business data
+    when the policy hides that data from them."""
+    if policy.can_see_customer_data(member):
+        return filters
+    return filters.without_customer_data()
+
+
 def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedback]:
     """The feedback a member may see, filtered, searched and sorted."""
+    filters = filters_for_member(member, filters)  # whoever parsed them, never applied
     qs = policy.scope(Feedback.objects.all(), member, MODULE)
     if filters.status:
         qs = qs.filter(status__in=filters.status)
@@ -238,8 +279,6 @@ def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedb
     if filters.q:
         qs = apply_search(qs, filters.q)
     ordering = SORTS[filters.sort]
-    if filters.sort == "arr":
-        ordering = ("-customer_arr", "-received_at", "-id")
     return (qs.select_related("customer", "customer__segment", "contact", "product_area",
                               "submitted_by__user")
             .prefetch_related("tags").order_by(*ordering))
@@ -397,6 +436,7 @@ def feedback_page(*, member: Member, filters: FeedbackFilters, cursor: str | Non
                   size: int = 50) -> dict:
     """One page of ``feedback_list`` by keyset: ``{"items", "next_cursor"}``, the same cost on
     page 1 and page 20,000 (no COUNT, no OFFSET). Raises InvalidCursor for a forged cursor."""
+    filters = filters_for_member(member, filters)
     qs = _with_triage(feedback_list(member=member, filters=filters))
     return paginate(qs, cursor=cursor, limit=size, ordering=PAGE_ORDERINGS[filters.sort])
 

@@ -110,7 +110,7 @@ def feature_insights(*, member: Member, feature: Feature, now: datetime | None =
     policy.check(member, "features", Action.VIEW, feature)
     now = now or timezone.now()
     today = timezone.localdate(now)
-    see_customers = policy.can(member, "customers", Action.VIEW)
+    see_customers = policy.can_see_customer_data(member)
     see_feedback = policy.can(member, "feedback", Action.VIEW)
     rates = currency_rates(feature.organisation_id)
     items = demand_items(feature)

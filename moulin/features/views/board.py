@@ -48,7 +48,7 @@ def _filter_choices(member, filters: selectors.FeatureFilters) -> dict:
         "status": select_options(FeatureStatus.choices, filters.status, _("Any status")),
         "segment": select_options(
             [(s.pk, s.name) for s in customer_selectors.segment_list(member=member)]
-            if policy.can(member, "customers", Action.VIEW) else [],
+            if policy.can_see_customer_data(member) else [],
             filters.segment, _("All segments")),
     }
 

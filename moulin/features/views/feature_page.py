@@ -115,7 +115,7 @@ def summary_context(member, feature: Feature) -> dict:
     return {
         "feature": feature, "currency": member.organisation.currency,
         "position": selectors.board_position(member=member, feature=feature),
-        "can_see_customers": policy.can(member, "customers", Action.VIEW),
+        "can_see_customers": policy.can_see_customer_data(member),
     }
 
 
@@ -125,7 +125,7 @@ def links_context(member, feature: Feature) -> dict:
         "feature": feature, "links": list(links[:LINKS_SHOWN]),
         "links_total": feature.feedback_links.count(),
         "can_see_feedback": policy.can(member, "feedback", Action.VIEW),
-        "can_see_customers": policy.can(member, "customers", Action.VIEW),
+        "can_see_customers": policy.can_see_customer_data(member),
         "can_link": policy.can(member, MODULE, Action.CREATE),
         "importances": Importance.choices,
     }
@@ -236,7 +236,7 @@ def link_search(request: HttpRequest, pk: int) -> HttpResponse:
                            [:SEARCH_RESULTS])
     return render(request, "features/_link_search_results.html", {
         "feature": feature, "results": results, "q": text, "importances": Importance.choices,
-        "can_see_customers": policy.can(member, "customers", Action.VIEW)})
+        "can_see_customers": policy.can_see_customer_data(member)})
 
 
 @policy.requires(MODULE, Action.CREATE)

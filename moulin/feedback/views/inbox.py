@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from moulin.accounts import selectors as account_selectors
+from moulin.accounts.models import Member
 from moulin.core import parsing, policy
 from moulin.core.errors import DomainError
 from moulin.core.forms import select_options
@@ -41,9 +42,10 @@ NOT_FILTERS = ("cursor", "format")
 
 # --- Filters ------------------------------------------------------------------------------------
 
-def inbox_filters(params: QueryDict) -> FeedbackFilters:
+def inbox_filters(params: QueryDict, member: Member) -> FeedbackFilters:
     """The inbox's filters from a query string: untriaged items unless it names a status
-    (``status=all`` for every status)."""
+    (``status=all`` for every status). Filters on customers' business data are refused (and
+    explained) for a member who may not see it."""
     query = params.copy()
     for key in NOT_FILTERS:
         query.pop(key, None)
@@ -52,7 +54,7 @@ def inbox_filters(params: QueryDict) -> FeedbackFilters:
         query.pop("status")
     elif not statuses:
         query.setlist("status", [Status.NEW])
-    return FeedbackFilters.from_query(query)
+    return FeedbackFilters.from_query(query, member=member)
 
 
 def inbox_query(filters: FeedbackFilters) -> QueryDict:
@@ -112,36 +114,45 @@ def _duration(hours: float | None) -> str:
 
 
 def _choices(member, filters: FeedbackFilters) -> dict:
-    """Everything the filter form offers (full page only)."""
+    """Everything the filter form offers (full page only). Segment, plan, lifecycle, ARR and
+    the ARR sort only for members who may see customers' business data."""
+    customer_data = policy.can_see_customer_data(member)
+    sorts = [("newest", _("Newest first")), ("oldest", _("Oldest first"))]
+    if customer_data:
+        sorts.append(("arr", _("Highest ARR first")))
     customer = None
     if filters.customer:
         customer = selectors.feedback_customer(member=member, pk=filters.customer)
     areas = [(a.pk, a.name) for a in selectors.product_area_list(member=member)]
     tags = [(t.pk, t.name) for t in selectors.tag_list(member=member)]
-    return {
-        "selects": {
-            "status": select_options([*Status.choices, (ALL_STATUSES, _("All statuses"))],
-                                     filters.status or [ALL_STATUSES]),
-            "source": select_options(Source.choices, filters.source, _("All sources")),
-            "importance": select_options(Importance.choices, filters.importance,
-                                         _("Any importance")),
-            "sort": select_options([("newest", _("Newest first")), ("oldest", _("Oldest first")),
-                                    ("arr", _("Highest ARR first"))], filters.sort),
-            "language": select_options(Language.choices, filters.language, _("Any language")),
-            "lifecycle": select_options(Lifecycle.choices, filters.lifecycle, _("Any lifecycle")),
+    selects = {
+        "status": select_options([*Status.choices, (ALL_STATUSES, _("All statuses"))],
+                                 filters.status or [ALL_STATUSES]),
+        "source": select_options(Source.choices, filters.source, _("All sources")),
+        "importance": select_options(Importance.choices, filters.importance,
+                                     _("Any importance")),
+        "sort": select_options(sorts, filters.sort),
+        "language": select_options(Language.choices, filters.language, _("Any language")),
+        "product_area": select_options(areas, filters.product_area, _("All product areas")),
+        "tag": select_options(tags, filters.tag, _("Any tag")),
+        "submitted_by": select_options(
+            [(m.pk, m.name) for m in account_selectors.member_list(member=member)],
+            filters.submitted_by, _("Anyone")),
+        "department": select_options(
+            [(d.pk, d.name) for d in account_selectors.department_list(member=member)],
+            filters.department, _("All departments")),
+    }
+    if customer_data:
+        selects.update({
+            "lifecycle": select_options(Lifecycle.choices, filters.lifecycle,
+                                        _("Any lifecycle")),
             "segment": select_options([(s.pk, s.name) for s in customer_selectors.segment_list(
                 member=member)], filters.segment, _("All segments")),
             "plan": select_options([(p, p) for p in customer_selectors.plan_list(member=member)],
                                    filters.plan, _("All plans")),
-            "product_area": select_options(areas, filters.product_area, _("All product areas")),
-            "tag": select_options(tags, filters.tag, _("Any tag")),
-            "submitted_by": select_options(
-                [(m.pk, m.name) for m in account_selectors.member_list(member=member)],
-                filters.submitted_by, _("Anyone")),
-            "department": select_options(
-                [(d.pk, d.name) for d in account_selectors.department_list(member=member)],
-                filters.department, _("All departments")),
-        },
+        })
+    return {
+        "selects": selects,
         "areas": areas, "tag_names": [name for _pk, name in tags],
         "importances": Importance.choices,
         "filter_customer": customer,
@@ -164,7 +175,7 @@ def _saved_views(member, query: str) -> list[dict]:
 def inbox(request: HttpRequest) -> HttpResponse:
     """The triage inbox: filters, counters, 50 items a page, keyboard and bulk triage."""
     member = request.member
-    filters = inbox_filters(request.GET)
+    filters = inbox_filters(request.GET, member)
     errors = dict(filters.errors)
     try:
         page = selectors.feedback_page(member=member, filters=filters,
@@ -186,7 +197,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "can_export": policy.can(member, MODULE, Action.EXPORT),
         "saved_views": _saved_views(member, query.urlencode()),
         "saved_view_form": SavedViewForm(initial={"query": query.urlencode()}),
-        "default_query": inbox_query(inbox_filters(QueryDict())).urlencode(),
+        "default_query": inbox_query(inbox_filters(QueryDict(), member)).urlencode(),
         "all_query": f"status={ALL_STATUSES}",
     }
     status = 422 if errors else 200
@@ -316,7 +327,8 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
     query = ""
     if form.is_valid():
-        query = inbox_query(inbox_filters(QueryDict(form.cleaned_data["query"]))).urlencode()
+        query = inbox_query(inbox_filters(QueryDict(form.cleaned_data["query"]),
+                                          member)).urlencode()
         try:
             view = services.saved_view_save(actor=member, name=form.cleaned_data["name"],
                                             query=query, shared=form.cleaned_data["shared"])

@@ -42,8 +42,7 @@ def _intake(request: HttpRequest, *, template: str, url_name: str) -> HttpRespon
             return redirect(url)
     if form.is_bound:
         chosen = getattr(form, "cleaned_data", {}).get("customer")
-    context = {"form": form, "form_action": reverse(url_name), "chosen": chosen,
-               "show_business": policy.can(member, "customers", Action.VIEW)}
+    context = {"form": form, "form_action": reverse(url_name), "chosen": chosen}
     return render(request, template, context, status=422 if form.errors else 200)
 
 
@@ -89,5 +88,4 @@ def customer_suggestions(request: HttpRequest) -> HttpResponse:
     text = (request.GET.get("customer_search") or request.GET.get("q") or "")[:100]
     customers = customer_selectors.customer_autocomplete(member=request.member, text=text)
     return render(request, "feedback/_customer_suggestions.html", {
-        "customers": customers, "text": text.strip(),
-        "show_business": policy.can(request.member, "customers", Action.VIEW)})
+        "customers": customers, "text": text.strip()})

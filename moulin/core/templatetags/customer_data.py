@@ -1,0 +1,16 @@
+"""``{% load customer_data %}``: templates of every module ask the one rule on customers'
+business data (``policy.can_see_customer_data``) instead of each view passing a flag."""
+
+from django import template
+
+from moulin.core import policy
+
+register = template.Library()
+
+
+@register.filter
+def can_see_customer_data(member) -> bool:
+    """``{% if request.member|can_see_customer_data %}`` → ARR, plan, segment… may show."""
+    if not hasattr(member, "organisation_id"):  # no member in the context: deny
+        return False
+    return policy.can_see_customer_data(member)

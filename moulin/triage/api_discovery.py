@@ -79,13 +79,23 @@ class MergedOut(Schema):
     merged_into: int | None
     customers: int = Field(..., description="Distinct customers behind the kept item now "
                                             "(after an undo: the item it was merged into)")
-    arr: Decimal = Field(..., description="Their ARR, each customer once")
+    arr: Decimal | None = Field(..., description="Their ARR, each customer once, in the "
+                                                 "organisation's reporting currency; null for "
+                                                 "members without access to the Customers "
+                                                 "module (it is usually one customer's ARR)")
+    currency: str = Field(..., description="The reporting currency of arr")
+    arr_unconverted: dict[str, Decimal] | None = Field(
+        ..., description="ARR of customers whose currency has no rate, per currency: never "
+                         "added to arr; null like arr")
 
 
-def _merged_out(item: Feedback, kept: Feedback) -> dict:
+def _merged_out(member, item: Feedback, kept: Feedback) -> dict:
     demand = duplicates.feedback_demand(feedback=kept)
+    business = policy.can_see_customer_data(member)
     return {"id": item.pk, "status": item.status, "merged_into": item.merged_into_id,
-            "customers": demand.customers, "arr": demand.arr}
+            "customers": demand.customers, "arr": demand.arr if business else None,
+            "currency": demand.currency,
+            "arr_unconverted": demand.arr_unconverted if business else None}
 
 
 @router.post("/feedback/{feedback_id}/merge", response=responses({200: MergedOut}),
@@ -100,7 +110,7 @@ def merge_feedback(request: HttpRequest, feedback_id: ObjectId, payload: MergeIn
                                            action=Action.CHANGE)
     item = duplicates.feedback_merge(actor=member, duplicate=duplicate, kept=kept,
                                      origin=Origin.from_request(request, via="api"))
-    return _merged_out(item, kept)
+    return _merged_out(member, item, kept)
 
 
 @router.post("/feedback/{duplicate_id}/unmerge", response=responses({200: MergedOut}),
@@ -115,7 +125,7 @@ def unmerge_feedback(request: HttpRequest, duplicate_id: ObjectId):
                                        origin=Origin.from_request(request, via="api"))
     # The figures are those of the item it left (what that item counts now), as after a merge.
     kept = feedback_selectors.feedback_get(member=member, pk=kept_id)
-    return _merged_out(item, kept)
+    return _merged_out(member, item, kept)
 
 
 # --- Emerging themes ----------------------------------------------------------------------------
@@ -135,7 +145,11 @@ class ClusterOut(Schema):
     weekly_counts: list[WeekCount]
     representative_ids: list[int]
     customer_count: int
-    arr_total: Decimal
+    arr_total: Decimal = Field(..., description="Their ARR, each customer once, in the "
+                                                "organisation's reporting currency at the run")
+    arr_unconverted: dict[str, Decimal] = Field(
+        ..., description="ARR of customers whose currency had no rate, per currency: never "
+                         "added to arr_total")
     theme_id: int | None
     created_at: datetime
 
@@ -143,6 +157,11 @@ class ClusterOut(Schema):
     def resolve_weekly_counts(obj: EmergingCluster) -> list[dict]:
         return [{"week": str(w.get("week", "")), "count": int(w.get("count", 0))}
                 for w in obj.weekly_counts if isinstance(w, dict)]
+
+    @staticmethod
+    def resolve_arr_unconverted(obj: EmergingCluster) -> dict[str, Decimal]:
+        stored = obj.arr_unconverted if isinstance(obj.arr_unconverted, dict) else {}
+        return {str(code): Decimal(str(amount)) for code, amount in stored.items()}
 
 
 ClusterPage = page_schema(ClusterOut)
@@ -264,7 +283,11 @@ class ThemeInsightOut(Schema):
     name: str
     items: int
     customers: int
-    arr: Decimal
+    arr: Decimal = Field(..., description="Their ARR, each customer once, in the "
+                                          "organisation's reporting currency")
+    arr_unconverted: dict[str, Decimal] = Field(
+        ..., description="ARR of customers whose currency has no rate, per currency: never "
+                         "added to arr")
     negative: int
     neutral: int
     positive: int
@@ -282,6 +305,7 @@ class SeriesOut(Schema):
 
 
 class InsightsOut(Schema):
+    currency: str = Field(..., description="The reporting currency of every arr")
     weeks: list[str] = Field(..., description="Monday of each week, oldest first")
     themes: list[ThemeInsightOut]
     series: list[SeriesOut]
@@ -304,5 +328,5 @@ def insights(request: HttpRequest, query: Query[InsightsQuery]):
         name, message = next(iter(filters.errors.items()))
         raise DomainError(message, field=name)
     data = selectors_insights.insights(member=request.member, filters=filters)
-    return {"weeks": data.weeks, "themes": data.themes, "series": data.series,
-            "rising": data.rising}
+    return {"currency": data.currency, "weeks": data.weeks, "themes": data.themes,
+            "series": data.series, "rising": data.rising}

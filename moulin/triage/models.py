@@ -3,8 +3,10 @@ feedback item, the stored model versions, and the emerging clusters of uncategor
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -223,6 +225,11 @@ class ModelVersion(TenantModel):
         return gettext("model v%(number)s") % {"number": self.number}
 
 
+# A running job whose progress has not moved for this long lost its worker (a deploy, a crash):
+# it no longer blocks a new run. Every progress report moves ``updated_at``.
+JOB_STALLED_AFTER = timedelta(minutes=15)
+
+
 class TriageJob(TenantModel):
     """A background job of the triage intelligence (backfill, clustering) with its progress."""
 
@@ -248,6 +255,12 @@ class TriageJob(TenantModel):
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk}"
 
+    @property
+    def is_stalled(self) -> bool:
+        """Running, but its worker has not reported for ``JOB_STALLED_AFTER``."""
+        return self.status == JobStatus.RUNNING and self.updated_at is not None and \
+            self.updated_at < timezone.now() - JOB_STALLED_AFTER
+
 
 class EmergingCluster(TenantModel):
     """A group of recent unknown/uncategorised items that may be a new theme."""
@@ -267,7 +280,10 @@ class EmergingCluster(TenantModel):
     weekly_counts = models.JSONField(default=list)  # [{"week": "2026-W45", "count": 4}, …]
     representative_ids = models.JSONField(default=list)  # feedback ids, closest to the centre
     customer_count = models.PositiveIntegerField(default=0)
+    # ARR of the customers behind it (each once) in the organisation's reporting currency; what
+    # is in a currency without a rate is kept apart, per currency ({"GBP": "12000.00"})
     arr_total = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    arr_unconverted = models.JSONField(default=dict, blank=True)
     items = models.ManyToManyField(Feedback, related_name="emerging_clusters")
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     theme = models.ForeignKey(Theme, null=True, blank=True, on_delete=models.SET_NULL,

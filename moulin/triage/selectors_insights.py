@@ -9,7 +9,8 @@ every query starts from ``_mentions()``, feedback rows annotated with ``mention_
 and groups by it with ``values()``/``annotate()``; counts are ``COUNT(DISTINCT …)`` so the
 joins never count an item or a customer twice. The ARR behind a theme sums each customer once,
 whatever the number of items they sent: the distinct (theme, customer, ARR) triples are summed
-per theme in the same query (``_arr_per_theme``). Six queries in all, whatever the data size.
+per theme (and currency, converted into the reporting one) in the same query
+(``_arr_per_theme``). Nine queries in all, whatever the data size.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from moulin.accounts.models import Member
 from moulin.core import parsing, policy
 from moulin.feedback.models import Feedback, ProductArea
 from moulin.triage.models import Sentiment, Theme
+from moulin.triage.services.currency import Rates, ReportedArr, arr_reported, currency_rates
 
 MODULE = "feedback"
 PERIODS = (4, 12, 26, 52)  # weeks
@@ -111,24 +113,29 @@ def _percent_change(recent: int, before: int) -> float | None:
     return round(100 * (recent_rate - before_rate) / before_rate, 1)
 
 
-def _arr_per_theme(member: Member, filters: InsightFilters, since: datetime
-                   ) -> dict[int, Decimal]:
-    """Sum of the ARR of the distinct customers behind each theme, in one query: the distinct
-    (theme, customer, ARR) triples in a derived table, summed per theme. (The ORM cannot
-    aggregate over a subquery in FROM, so the ORM-built SQL is wrapped; its parameters stay
-    bound.)"""
+def _arr_per_theme(member: Member, filters: InsightFilters, since: datetime, rates: Rates
+                   ) -> dict[int, ReportedArr]:
+    """Sum of the ARR of the distinct customers behind each theme, in the reporting currency,
+    in one query: the distinct (theme, customer, ARR, currency) rows in a derived table, summed
+    per theme and currency, then converted. (The ORM cannot aggregate over a subquery in FROM,
+    so the ORM-built SQL is wrapped; its parameters stay bound.)"""
     triples = (_mentions(member, filters, since).exclude(customer_id=None)
-               .annotate(pair_customer=F("customer_id"), pair_arr=F("customer__arr"))
-               .values("mention_theme", "pair_customer", "pair_arr").distinct().order_by())
+               .annotate(pair_customer=F("customer_id"), pair_arr=F("customer__arr"),
+                         pair_currency=F("customer__currency"))
+               .values("mention_theme", "pair_customer", "pair_arr", "pair_currency")
+               .distinct().order_by())
     inner, params = triples.query.sql_with_params()
     quote = connection.ops.quote_name
-    sql = (f"SELECT {quote('mention_theme')}, SUM({quote('pair_arr')}) "  # noqa: S608 - ORM SQL
-           f"FROM ({inner}) AS triples GROUP BY {quote('mention_theme')}")
+    theme, currency = quote("mention_theme"), quote("pair_currency")
+    sql = (f"SELECT {theme}, {currency}, SUM({quote('pair_arr')}) "  # noqa: S608 - ORM SQL
+           f"FROM ({inner}) AS triples GROUP BY {theme}, {currency}")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {theme_id: Decimal(str(total or 0)).quantize(Decimal("0.01"))
-            for theme_id, total in rows}
+    sums: dict[int, list[tuple[str, object]]] = {}
+    for theme_id, code, total in rows:
+        sums.setdefault(theme_id, []).append((code, total))
+    return {theme_id: arr_reported(pairs, rates=rates) for theme_id, pairs in sums.items()}
 
 
 @dataclass
@@ -137,7 +144,9 @@ class ThemeInsight:
     name: str
     items: int = 0
     customers: int = 0
-    arr: Decimal = Decimal(0)
+    arr: Decimal = Decimal(0)  # in the organisation's reporting currency
+    # ARR of customers whose currency has no rate: never added to ``arr`` (currency → amount)
+    arr_unconverted: dict[str, Decimal] = field(default_factory=dict)
     negative: int = 0
     neutral: int = 0
     positive: int = 0
@@ -168,6 +177,7 @@ class Insights:
     rising: list[ThemeInsight]
     segments: list[str]
     product_areas: list[ProductArea]
+    currency: str = ""  # of every ``arr``
 
 
 def insights(*, member: Member, filters: InsightFilters) -> Insights:
@@ -197,14 +207,17 @@ def insights(*, member: Member, filters: InsightFilters) -> Insights:
         for key in ("items", "customers", "negative", "neutral", "positive"):
             setattr(insight, key, values[key])
 
-    # ARR: each customer once per theme.
-    for theme_id, arr in _arr_per_theme(member, filters, since).items():
-        row(theme_id).arr = arr
+    # ARR: each customer once per theme, in the reporting currency.
+    rates = currency_rates(member.organisation_id)
+    for theme_id, arr in _arr_per_theme(member, filters, since, rates).items():
+        row(theme_id).arr, row(theme_id).arr_unconverted = arr.total, arr.unconverted
 
     # Rising: the last RECENT_WEEKS weeks against the BASELINE_WEEKS before (whatever the
-    # period shown), as weekly rates.
-    _first, baseline_start = _since(RECENT_WEEKS + BASELINE_WEEKS)
-    _first, recent_start = _since(RECENT_WEEKS)
+    # period shown), as weekly rates. Whole 7-day spans ending now, not calendar weeks: the
+    # current week has only begun, and counting it as a week made every steady theme fall.
+    now = timezone.now()
+    recent_start = now - timedelta(weeks=RECENT_WEEKS)
+    baseline_start = recent_start - timedelta(weeks=BASELINE_WEEKS)
     rising_rows = (_mentions(member, filters, baseline_start).values("mention_theme").order_by()
                    .annotate(recent=Count("id", filter=Q(received_at__gte=recent_start),
                                           distinct=True),
@@ -252,4 +265,4 @@ def insights(*, member: Member, filters: InsightFilters) -> Insights:
     areas = list(policy.scope(ProductArea.objects.all(), member, MODULE).order_by("name"))
     return Insights(filters=filters, weeks=[w.isoformat() for w in weeks], themes=themes,
                     series=series, rising=rising, segments=sorted(segment_names),
-                    product_areas=areas)
+                    product_areas=areas, currency=rates.currency)

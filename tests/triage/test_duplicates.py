@@ -311,3 +311,31 @@ def test_erasing_a_contact_re_analyses_the_verbatims_that_named_them(
     # the stored vector and duplicate key now describe the erased text, not the name
     assert after.text_key != before.text_key
     assert bytes(after.vector) != bytes(before.vector)
+
+
+def test_merged_demand_adds_arr_in_the_reporting_currency(api_client, organisation,
+                                                          product_ops, cs_contributor):
+    """The kept item's demand converts a GBP customer's ARR with the organisation's rate and
+    keeps a currency without a rate apart (10,000 GBP were added as 10,000 euros)."""
+    from moulin.features.models import CurrencyRate
+    from tests.builders import make_customer as customer_in
+
+    CurrencyRate.objects.create(organisation=organisation, currency="GBP", rate="1.2")
+    kept = make_feedback(organisation, cs_contributor, "The PDF export times out.",
+                         customer=customer_in(organisation, "Initech", arr=Decimal("100000")))
+    british = make_feedback(organisation, cs_contributor, "PDF exports time out for us too.",
+                            customer=customer_in(organisation, "Globex", arr=Decimal("10000"),
+                                                 currency="GBP"))
+    swiss = make_feedback(organisation, cs_contributor, "Exporting to PDF never finishes.",
+                          customer=customer_in(organisation, "Vandelay", arr=Decimal("5000"),
+                                               currency="CHF"))
+    api = api_client(product_ops)
+    assert api.post(f"/api/v1/feedback/{british.pk}/merge", {"into": kept.pk}).status_code == 200
+    merged = api.post(f"/api/v1/feedback/{swiss.pk}/merge", {"into": kept.pk}).json()
+    assert merged["customers"] == 3 and merged["currency"] == "EUR"
+    assert Decimal(str(merged["arr"])) == Decimal("112000")
+    assert {k: Decimal(str(v)) for k, v in merged["arr_unconverted"].items()} \
+        == {"CHF": Decimal("5000")}
+    demand = duplicates.feedback_demand(feedback=kept)
+    assert (demand.arr, demand.arr_unconverted) == (Decimal("112000.00"),
+                                                    {"CHF": Decimal("5000.00")})

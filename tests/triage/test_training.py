@@ -156,9 +156,26 @@ def test_each_version_keeps_its_held_out_numbers(client_for, admin, organisation
     assert metrics["labels_per_theme"][str(themes["forecast"].pk)] == 8
     assert version.artefact and version.theme_count == 4
 
-    page = client_for(admin).get(reverse("triage:model_version_detail", args=[version.pk]))
+    # What each "apply automatically from" level would have done on the 8 held-out items.
+    levels = {level["threshold"]: level for level in metrics["auto_apply"]}
+    assert set(levels) == {0.5, 0.6, 0.7, 0.8, 0.9, 0.95}
+    assert all(levels[a]["share"] >= levels[b]["share"] for a, b in
+               [(0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95)])
+    assert 0 <= metrics["calibration_error"] <= 1
+
+    url = reverse("triage:model_version_detail", args=[version.pk])
+    page = client_for(admin).get(url)
     body = page.content.decode()
     assert page.status_code == 200 and "Held-out accuracy" in body and "Cash forecasting" in body
+    assert "Applying themes automatically" in body and "8 labelled items held out" in body
+    # This module's organisation never applies automatically (threshold 100 %): no row is its
+    # setting, and the page says so; at 90 % (the default) that row is marked.
+    assert 'aria-current="true"' not in body and "never applies a theme" in body
+    TriageSettings.objects.filter(organisation=organisation).update(auto_apply_threshold=0.9)
+    body = client_for(admin).get(url).content.decode()
+    current = body.split('aria-current="true"')[1].split("</tr>")[0]
+    assert "90%" in current and "your setting" in current
+    assert body.count('aria-current="true"') == 1 and "never applies a theme" not in body
 
 
 def test_a_failed_training_is_visible_and_can_be_run_again(client_for, admin, organisation,
@@ -312,3 +329,50 @@ def test_training_notes_are_written_in_the_organisation_s_language(organisation,
     with translation.override("en"):
         version = train(organisation)
     assert version.metrics["note"].startswith("Pas encore assez")
+
+
+def test_an_older_training_finishing_last_does_not_replace_the_newer_model(organisation):
+    """Two workers: the version queued after a taxonomy change finishes first; the one queued
+    before it, finishing later, must not become the active model (it misses the change)."""
+    from moulin.triage.services import model_train
+    from moulin.triage.services.training import _new_version
+
+    make_taxonomy(organisation)
+    older = _new_version(organisation.pk, None, "labels")
+    newer = _new_version(organisation.pk, None, "taxonomy")
+    model_train(version_id=newer.pk)
+    TriageSettings.objects.filter(pk=organisation.pk).update(labels_since_training=3)
+    model_train(version_id=older.pk)
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.status == JobStatus.DONE  # kept, and can still be activated by hand
+    assert newer.is_active and not older.is_active
+    # the labels counted since the newer one started still count towards the next retraining
+    assert TriageSettings.objects.get(pk=organisation.pk).labels_since_training == 3
+
+
+def test_an_analysis_of_existing_feedback_whose_worker_stopped_can_be_started_again(
+        client_for, admin, organisation, themes, django_capture_on_commit_callbacks):
+    """A backfill left "running" by a worker that died answered every later click with itself:
+    the items were never analysed. It is now closed as failed and a new one runs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from moulin.triage.models import TriageJob
+
+    items = [receive(organisation, text) for text in LABELLED["forecast"][:3]]
+    long_ago = timezone.now() - timedelta(hours=2)
+    dead = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.BACKFILL)
+    TriageJob.objects.filter(pk=dead.pk).update(status=JobStatus.RUNNING, started_at=long_ago,
+                                                updated_at=long_ago)
+    client = client_for(admin)
+    stalled = client.get(reverse("triage:backfill_progress")).content.decode()
+    assert "every 1s" not in stalled and "stopped reporting" in stalled
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("triage:backfill"))
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED
+    assert FeedbackAnalysis.objects.filter(feedback__in=items).count() == len(items)
+    latest = TriageJob.objects.filter(kind=TriageJob.Kind.BACKFILL).latest("id")
+    assert latest.pk != dead.pk and latest.status == JobStatus.DONE

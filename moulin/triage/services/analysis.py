@@ -35,6 +35,7 @@ from moulin.triage.models import (
     TriageJob,
     TriageSettings,
 )
+from moulin.triage.services.jobs import job_active, job_report
 from moulin.triage.services.settings import triage_settings_get
 from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 from moulin.triage.vector_store import MAX_EMBEDDED_CHARACTERS, vector_from_bytes
@@ -316,12 +317,11 @@ def analysis_refresh(*, organisation_id: int) -> int:
 
 def backfill_request(*, organisation_id: int, actor=None) -> TriageJob:
     """Queue the analysis of every item without one, or embedded by another model than the
-    organisation's (one job at a time per organisation)."""
+    organisation's (one job at a time per organisation; one whose worker stopped is closed as
+    failed and a new one queued)."""
     from moulin.triage import tasks
 
-    running = TriageJob.objects.filter(organisation_id=organisation_id,
-                                       kind=TriageJob.Kind.BACKFILL,
-                                       status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).first()
+    running = job_active(organisation_id=organisation_id, kind=TriageJob.Kind.BACKFILL)
     if running is not None:
         return running
     job = TriageJob.objects.create(organisation_id=organisation_id, kind=TriageJob.Kind.BACKFILL,
@@ -333,7 +333,7 @@ def backfill_request(*, organisation_id: int, actor=None) -> TriageJob:
 def backfill_run(*, job_id: int) -> TriageJob | None:
     """Claim and run a backfill job, reporting progress in its row."""
     claimed = TriageJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now())
+        status=JobStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now())
     if not claimed:
         return None
     job = TriageJob.objects.get(pk=job_id)
@@ -344,17 +344,16 @@ def backfill_run(*, job_id: int) -> TriageJob | None:
         ids = list(Feedback.objects.filter(organisation_id=job.organisation_id)
                    .filter(Q(analysis__isnull=True) | ~Q(analysis__embedder=embedder))
                    .order_by("-received_at").values_list("pk", flat=True))
-        TriageJob.objects.filter(pk=job.pk).update(progress_total=len(ids))
+        job_report(job.pk, progress_total=len(ids))
         for start in range(0, len(ids), CHUNK):
             feedback_analyse(organisation_id=job.organisation_id, ids=ids[start:start + CHUNK])
-            TriageJob.objects.filter(pk=job.pk).update(
-                progress_done=min(len(ids), start + CHUNK))
+            if not job_report(job.pk, progress_done=min(len(ids), start + CHUNK)):
+                break  # closed as stalled meanwhile: a newer job does the rest
     except Exception as error:
         logger.exception("triage backfill %s failed", job_id)
-        TriageJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, message=str(error)[:500], finished_at=timezone.now())
+        job_report(job.pk, status=JobStatus.FAILED, message=str(error)[:500],
+                   finished_at=timezone.now())
     else:
-        TriageJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE,
-                                                   finished_at=timezone.now())
+        job_report(job.pk, status=JobStatus.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job

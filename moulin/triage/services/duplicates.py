@@ -8,12 +8,12 @@ written to both items' history and to the audit log, and ``feedback_unmerge`` pu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
 
 from moulin.accounts.audit import CLI, Origin, audit_record
@@ -26,6 +26,7 @@ from moulin.triage import vector_store
 from moulin.triage.engine.embedders import similarity_levels
 from moulin.triage.engine.index import exact_duplicate_key, normalise_for_duplicates
 from moulin.triage.models import FeedbackAnalysis
+from moulin.triage.services.currency import arr_reported, currency_rates
 
 MODULE = "feedback"
 # Candidates read from the index per item shown: merged items and items the member may not
@@ -150,21 +151,29 @@ class Demand:
 
     items: int
     customers: int
-    arr: Decimal
+    arr: Decimal  # in ``currency``, the organisation's reporting currency
     customer_names: list[str]
+    currency: str = ""
+    arr_unconverted: dict[str, Decimal] = field(default_factory=dict)  # no rate: kept apart
 
 
 def feedback_demand(*, feedback: Feedback) -> Demand:
-    """Items, distinct customers and their ARR (each customer once) behind a kept item."""
+    """Items, distinct customers and their ARR (each customer once, in the organisation's
+    reporting currency) behind a kept item."""
     scope = Q(pk=feedback.pk) | Q(merged_into_id=feedback.pk)
     items = Feedback.objects.filter(scope, organisation_id=feedback.organisation_id)
     customers = Customer.objects.filter(
         organisation_id=feedback.organisation_id,
         pk__in=items.exclude(customer_id=None).values("customer_id"))
-    arr = customers.aggregate(total=Sum("arr"))["total"] or Decimal(0)
+    per_currency = list(customers.values_list("currency").annotate(n=Count("pk"),
+                                                                     arr=Sum("arr"))
+                        .values_list("currency", "n", "arr").order_by())
+    arr = arr_reported(((code, total) for code, _n, total in per_currency),
+                       rates=currency_rates(feedback.organisation_id))
     names = list(customers.order_by("-arr", "name").values_list("name", flat=True)[:10])
-    return Demand(items=items.count(), customers=customers.count(), arr=arr,
-                  customer_names=names)
+    return Demand(items=items.count(), customers=sum(n for _code, n, _arr in per_currency),
+                  arr=arr.total, customer_names=names, currency=arr.currency,
+                  arr_unconverted=arr.unconverted)
 
 
 def _event(feedback: Feedback, actor: Member | None, kind: str, changes: dict) -> None:

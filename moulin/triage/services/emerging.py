@@ -16,8 +16,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
-from decimal import Decimal
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from django.db import transaction
@@ -47,6 +46,9 @@ from moulin.triage.models import (
     TriageJob,
 )
 from moulin.triage.models import Origin as LinkOrigin
+from moulin.triage.services.currency import Rates, ReportedArr, arr_reported, currency_rates
+from moulin.triage.services.jobs import job_active, job_report
+from moulin.triage.services.training import labels_counted
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,6 @@ OPEN_OUTCOMES = (Outcome.UNKNOWN, Outcome.SUGGESTED, Outcome.PENDING)
 # so a group can be a known theme the model was not sure enough about).
 EXISTING_THEME_SHARE = 0.5
 OVERLAP_MIN_CONFIDENCE = 0.5
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 # Contact details a verbatim may carry, masked when it becomes a theme's example phrase: the
 # copy outlives the item's own erasure otherwise, and they teach the model nothing. A phone
 # number is + or 0 then 8 to 14 digits (not "500 rows", not "2024-01-15").
@@ -83,9 +84,9 @@ def _enqueue(job: TriageJob) -> None:
 
 def cluster_job_request(*, organisation_id: int, actor: Member | None,
                         origin: Origin = CLI, weeks: int = WEEKS) -> TriageJob:
-    """Queue a clustering run (or return the one already queued or running)."""
-    running = TriageJob.objects.filter(organisation_id=organisation_id,
-                                       kind=TriageJob.Kind.CLUSTER, status__in=ACTIVE).first()
+    """Queue a clustering run (or return the one already queued or running; a run whose
+    worker stopped is closed as failed and a new one queued)."""
+    running = job_active(organisation_id=organisation_id, kind=TriageJob.Kind.CLUSTER)
     if running is not None:
         return running
     weeks = max(1, min(int(weeks), 104))
@@ -103,7 +104,8 @@ def cluster_job_claim(*, job_id: int) -> TriageJob | None:
     """Take a queued run (a conditional UPDATE: a duplicated task finds it taken)."""
     taken = TriageJob.objects.filter(pk=job_id, kind=TriageJob.Kind.CLUSTER,
                                      status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now(), message="")
+        status=JobStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now(),
+        message="")
     return TriageJob.objects.get(pk=job_id) if taken else None
 
 
@@ -116,9 +118,23 @@ class _Candidates:
     vectors: np.ndarray
 
 
+def _week_starts(weeks: int) -> list[date]:
+    """The Mondays of the ``weeks`` weeks searched: this week and the ones before, oldest
+    first (in the server's time zone, as the insights count them)."""
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    return [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+
+
+def _window_start(weeks: int) -> datetime:
+    """Midnight of the first Monday searched: the search covers whole weeks, so every item
+    found falls on one of the trend's bars."""
+    return datetime.combine(_week_starts(weeks)[0], time.min, timezone.get_current_timezone())
+
+
 def _candidates(organisation_id: int, weeks: int) -> _Candidates:
     """Recent items without a theme whose analysis left them unknown, suggested or pending."""
-    since = timezone.now() - timedelta(weeks=weeks)
+    since = _window_start(weeks)
     embedder = vector_store.embedder_name(organisation_id)
     rows = (FeedbackAnalysis.objects
             .filter(organisation_id=organisation_id, embedder=embedder,
@@ -145,16 +161,19 @@ def _candidates(organisation_id: int, weeks: int) -> _Candidates:
 
 def _progress(job: TriageJob):
     def report(done: int, total: int) -> None:
-        TriageJob.objects.filter(pk=job.pk).update(progress_done=int(done),
-                                                   progress_total=int(total))
+        if not job_report(job.pk, progress_done=int(done), progress_total=int(total)):
+            raise _Abandoned
     return report
+
+
+class _Abandoned(Exception):
+    """The run was closed as stalled while it worked (it was only slow): it stops, and leaves
+    the newer run's groups alone."""
 
 
 def _weekly_counts(item_ids: list[int], weeks: int) -> list[dict]:
     """Items per ISO week over the run's window, zeros included (oldest first)."""
-    today = timezone.localdate()
-    monday = today - timedelta(days=today.weekday())
-    starts = [monday - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+    starts = _week_starts(weeks)
     counts = {
         row["week"].date() if hasattr(row["week"], "date") else row["week"]: row["n"]
         for row in (Feedback.objects.filter(pk__in=item_ids)
@@ -169,14 +188,18 @@ def _weekly_counts(item_ids: list[int], weeks: int) -> list[dict]:
     return out
 
 
-def _customers(organisation_id: int, item_ids: list[int]) -> tuple[int, Decimal]:
-    """Distinct customers behind the items (their merged duplicates included), ARR once each."""
+def _customers(organisation_id: int, item_ids: list[int], rates: Rates
+               ) -> tuple[int, ReportedArr]:
+    """Distinct customers behind the items (their merged duplicates included), ARR once each,
+    in the reporting currency."""
     items = Feedback.objects.filter(Q(pk__in=item_ids) | Q(merged_into_id__in=item_ids),
                                     organisation_id=organisation_id)
     found = Customer.objects.filter(organisation_id=organisation_id,
                                     pk__in=items.exclude(customer_id=None).values("customer_id"))
-    totals = found.aggregate(n=Count("pk"), arr=Sum("arr"))
-    return totals["n"], totals["arr"] or Decimal(0)
+    per_currency = list(found.values_list("currency").annotate(n=Count("pk"), arr=Sum("arr"))
+                        .values_list("currency", "n", "arr").order_by())
+    arr = arr_reported(((code, total) for code, _n, total in per_currency), rates=rates)
+    return sum(n for _code, n, _total in per_currency), arr
 
 
 def _dismissed_item_sets(organisation_id: int) -> list[set[int]]:
@@ -197,21 +220,23 @@ def cluster_job_run(*, job: TriageJob) -> TriageJob:
     try:
         weeks = int((job.parameters or {}).get("weeks", WEEKS))
         candidates = _candidates(job.organisation_id, weeks)
-        TriageJob.objects.filter(pk=job.pk).update(progress_total=max(len(candidates.ids), 1))
+        if not job_report(job.pk, progress_total=max(len(candidates.ids), 1)):
+            raise _Abandoned
         clusters = []
         if len(candidates.ids) >= MIN_CLUSTER_SIZE:
             clusters = find_clusters(candidates.texts, candidates.vectors,
                                      min_size=MIN_CLUSTER_SIZE, random_state=0,
                                      progress=_progress(job))
         created = _store_clusters(job, candidates, clusters, weeks)
+    except _Abandoned:
+        logger.warning("Clustering job %s ended after it was closed as stalled", job.pk)
     except Exception as exc:  # any failure must reach the page, never leave "running"
         logger.exception("Clustering job %s failed", job.pk)
-        TriageJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, finished_at=timezone.now(),
-            message=(_("The clustering failed: %s") % exc)[:500])
+        job_report(job.pk, status=JobStatus.FAILED, finished_at=timezone.now(),
+                   message=(_("The clustering failed: %s") % exc)[:500])
     else:
-        TriageJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.DONE, finished_at=timezone.now(),
+        job_report(
+            job.pk, status=JobStatus.DONE, finished_at=timezone.now(),
             progress_done=max(len(candidates.ids), 1),
             progress_total=max(len(candidates.ids), 1),
             message=_found_message(created, len(candidates.ids)))
@@ -231,9 +256,14 @@ def _found_message(clusters: int, items: int) -> str:
 @transaction.atomic
 def _store_clusters(job: TriageJob, candidates: _Candidates, clusters: list, weeks: int) -> int:
     organisation_id = job.organisation_id
+    # Still this run's turn? (locked: a newer run cannot start and store in between)
+    if not TriageJob.objects.select_for_update().filter(pk=job.pk,
+                                                       status=JobStatus.RUNNING).exists():
+        raise _Abandoned
     EmergingCluster.objects.filter(organisation_id=organisation_id,
                                    state=EmergingCluster.State.OPEN).exclude(job=job).delete()
     dismissed = _dismissed_item_sets(organisation_id)
+    rates = currency_rates(organisation_id)
     created = 0
     for found in clusters:
         item_ids = [candidates.ids[i] for i in found.indices]
@@ -242,14 +272,15 @@ def _store_clusters(job: TriageJob, candidates: _Candidates, clusters: list, wee
             continue
         representatives = [candidates.ids[i] for i in list(found.representatives)
                            [:REPRESENTATIVES]]
-        customer_count, arr = _customers(organisation_id, item_ids)
+        customer_count, arr = _customers(organisation_id, item_ids, rates)
         cluster = EmergingCluster.objects.create(
             organisation_id=organisation_id, job=job,
             label=(found.label or ", ".join(found.keywords[:3]) or _("Unnamed group"))[:200],
             keywords=list(found.keywords)[:10], size=len(item_ids),
             cohesion=float(found.cohesion), weekly_counts=_weekly_counts(item_ids, weeks),
             representative_ids=representatives, customer_count=customer_count,
-            arr_total=arr)
+            arr_total=arr.total,
+            arr_unconverted={code: str(value) for code, value in arr.unconverted.items()})
         cluster.items.set(item_ids)
         created += 1
     return created
@@ -321,13 +352,18 @@ def _without_contact_details(text: str) -> str:
 
 
 def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme) -> list[int]:
-    """Apply ``theme`` to the cluster's items and close the cluster as converted into it."""
+    """Apply ``theme`` to the cluster's items and close the cluster as converted into it.
+    Each item that gets the theme is a label, as when a person applies it item by item."""
     item_ids = list(cluster.items.filter(organisation_id=actor.organisation_id)
                     .values_list("pk", flat=True))
-    FeedbackTheme.objects.bulk_create(
-        [FeedbackTheme(organisation_id=actor.organisation_id, feedback_id=pk, theme=theme,
-                       origin=LinkOrigin.CLUSTER, applied_by=actor) for pk in item_ids],
-        ignore_conflicts=True)
+    already = set(FeedbackTheme.objects.filter(theme=theme, feedback_id__in=item_ids)
+                  .values_list("feedback_id", flat=True))
+    new_links = [FeedbackTheme(organisation_id=actor.organisation_id, feedback_id=pk,
+                               theme=theme, origin=LinkOrigin.CLUSTER, applied_by=actor)
+                 for pk in item_ids if pk not in already]
+    FeedbackTheme.objects.bulk_create(new_links, ignore_conflicts=True)
+    if new_links:
+        labels_counted(organisation=actor.organisation_id, actor=actor, n=len(new_links))
     # A person decided for these items: the suggestions queue no longer offers them.
     FeedbackAnalysis.objects.filter(feedback_id__in=item_ids, outcome__in=OPEN_OUTCOMES).update(
         outcome=Outcome.REVIEWED, reviewed_at=timezone.now(), reviewed_by=actor)

@@ -146,6 +146,9 @@ def feedback_mark_unknown(*, actor: Member, feedback: Feedback) -> None:
     """No theme fits: "unknown — possible new theme" (emerging themes start from these)."""
     _check(actor, feedback)
     with transaction.atomic():
+        if FeedbackAnalysis.objects.select_for_update().filter(
+                feedback=feedback, outcome=Outcome.UNKNOWN, reviewed_at__isnull=False).exists():
+            return  # already said (a double press, a retried call): one decision, one line
         before = _theme_names(feedback)
         FeedbackTheme.objects.filter(feedback=feedback, origin=Origin.AUTOMATIC).delete()
         _reviewed(actor, feedback, Outcome.UNKNOWN)

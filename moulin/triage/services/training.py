@@ -216,6 +216,10 @@ def _metrics(classifier, texts, labels, embeddings) -> dict:
         "per_theme": result.get("per_label", {}),
         "confusion_pairs": result.get("confusion_pairs", [])[:10],
         "held_out": len(labels),
+        # How far the confidences can be trusted, and what each "apply automatically from"
+        # threshold would do on the held-out feedback (shown with the version's numbers).
+        "calibration_error": result.get("calibration_error"),
+        "auto_apply": result.get("auto_apply", []),
     }
 
 
@@ -290,20 +294,32 @@ def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
         version.refresh_from_db()
         return version
     with transaction.atomic():
-        ModelVersion.objects.filter(organisation_id=organisation_id, is_active=True).update(
-            is_active=False)
+        # Two workers may train two versions at once: one queued later that already finished
+        # learned from a newer taxonomy and more labels. This one is kept (it can be activated
+        # by hand) but does not replace it, nor count as the training of the labels since.
+        superseded = ModelVersion.objects.select_for_update().filter(
+            organisation_id=organisation_id, status=JobStatus.DONE,
+            number__gt=version.number).exists()
+        if not superseded:
+            ModelVersion.objects.filter(organisation_id=organisation_id,
+                                        is_active=True).update(is_active=False)
         ModelVersion.objects.filter(pk=version.pk).update(
-            status=JobStatus.DONE, is_active=True, artefact=artefact,
+            status=JobStatus.DONE, is_active=not superseded, artefact=artefact,
             metrics=_json_safe(metrics), embedder=settings.embedder,
             theme_count=len(themes), label_count=len(labels), finished_at=timezone.now())
-        TriageSettings.objects.filter(pk=organisation_id).update(
-            labels_since_training=Greatest(F("labels_since_training") - labels_at_start, 0))
+        if not superseded:
+            TriageSettings.objects.filter(pk=organisation_id).update(
+                labels_since_training=Greatest(F("labels_since_training") - labels_at_start,
+                                               0))
         last_erasure = Contact.objects.filter(organisation_id=organisation_id).aggregate(
             last=Max("erased_at"))["last"]
         if last_erasure is not None:  # the version this one replaces may have learned from it
             models_forget_trained_before(organisation_id=organisation_id, moment=last_erasure)
+            if superseded and version.started_at is not None and \
+                    version.started_at <= last_erasure:  # it read the data before the erasure
+                ModelVersion.objects.filter(pk=version.pk).update(artefact=None)
     version.refresh_from_db()
-    if refresh:
+    if refresh and not superseded:
         analysis_refresh(organisation_id=organisation_id)
     return version
 

@@ -17,7 +17,7 @@ from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.feedback import selectors as feedback_selectors
 from moulin.triage.models import EmergingCluster, JobStatus, TriageJob
-from moulin.triage.services import emerging
+from moulin.triage.services import emerging, jobs
 
 MODULE = "feedback"
 ITEMS_SHOWN = 50
@@ -40,7 +40,8 @@ def _cards(clusters: list[EmergingCluster]) -> list[dict]:
 
 
 def _job_context(job: TriageJob | None) -> dict:
-    active = job is not None and job.status in emerging.ACTIVE
+    # a run whose worker stopped reporting is not waited for: "Run it again" replaces it
+    active = job is not None and job.status in jobs.ACTIVE and not job.is_stalled
     percent = 0
     if job is not None and job.progress_total:
         percent = min(100, round(100 * job.progress_done / job.progress_total))
@@ -159,9 +160,11 @@ def emerging_assign(request: HttpRequest, pk: int) -> HttpResponse:
             origin=Origin.from_request(request))
     except DomainError as error:
         return _refused(request, cluster, {error.field or "theme": error.message})
+    # the group's items now (items deleted since the run are not counted), as for a new theme
+    count = cluster.items.count()
     message = ngettext("%(count)d item added to the theme “%(name)s”.",
                        "%(count)d items added to the theme “%(name)s”.",
-                       cluster.size) % {"count": cluster.size, "name": theme.name}
+                       count) % {"count": count, "name": theme.name}
     return _done(request, cluster, message, theme)
 
 

@@ -52,6 +52,19 @@ def _confusions(version: ModelVersion, themes: dict) -> list[dict]:
     return out
 
 
+def _auto_apply_rows(version: ModelVersion, threshold: float) -> list[dict]:
+    """What each threshold would have done on the held-out feedback; the organisation's
+    current threshold is marked (it may sit between two of the measured levels)."""
+    rows = []
+    for level in (version.metrics or {}).get("auto_apply") or []:
+        if not isinstance(level, dict) or level.get("threshold") is None:
+            continue
+        rows.append({"threshold": level["threshold"], "share": level.get("share"),
+                     "accuracy": level.get("accuracy"),
+                     "current": abs(float(level["threshold"]) - threshold) < 1e-9})
+    return rows
+
+
 VERSIONS_PER_PAGE = 50
 
 
@@ -97,7 +110,10 @@ def model_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponseNotAllowed(["GET", "HEAD"])
     themes = selectors.themes_by_id(organisation_id=member.organisation_id)
     metrics = version.metrics or {}
+    threshold = selectors.triage_settings(member=member).auto_apply_threshold
     return render_form(request, "triage/model_version_detail.html", {
+        "auto_apply": _auto_apply_rows(version, threshold), "threshold": threshold,
+        "calibration_error": metrics.get("calibration_error"),
         "version": version, "metrics": metrics, "themes": _theme_rows(version, themes),
         "confusions": _confusions(version, themes),
         "accuracy": _percent(metrics.get("accuracy")),

@@ -1,0 +1,39 @@
+"""Background jobs of the triage intelligence (backfill, clustering): one active job of a kind
+per organisation, progress reports that say the worker is alive, and the runs a stopped worker
+left behind (closed as failed, so that they can be started again)."""
+
+from __future__ import annotations
+
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from moulin.accounts.selectors import organisation_language
+from moulin.triage.models import JOB_STALLED_AFTER, JobStatus, TriageJob
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def job_report(job_id: int, **fields) -> bool:
+    """Write a running job's progress or outcome; False when the job is no longer running
+    (closed as stalled meanwhile): its worker then stops without overwriting anything."""
+    return bool(TriageJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        updated_at=timezone.now(), **fields))
+
+
+def job_active(*, organisation_id: int, kind: str) -> TriageJob | None:
+    """The organisation's queued or running job of ``kind``. A running one whose worker stopped
+    reporting ``JOB_STALLED_AFTER`` ago is closed as failed first: it no longer blocks a run."""
+    now = timezone.now()
+    stalled = TriageJob.objects.filter(organisation_id=organisation_id, kind=kind,
+                                       status=JobStatus.RUNNING,
+                                       updated_at__lt=now - JOB_STALLED_AFTER)
+    if stalled.exists():
+        # stored in the organisation's language, like the job's other messages
+        with translation.override(organisation_language(organisation_id)):
+            message = _("Stopped: the background worker had not reported for %(minutes)d "
+                        "minutes. Run it again.") % {
+                "minutes": int(JOB_STALLED_AFTER.total_seconds() // 60)}
+        stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
+                       message=message)
+    return (TriageJob.objects.filter(organisation_id=organisation_id, kind=kind,
+                                     status__in=ACTIVE).order_by("-created_at", "-id").first())

@@ -326,3 +326,105 @@ def test_merge_api_answers_the_arr_behind_the_kept_item_only_with_customers_acce
                                             {"into": kept.pk})
     assert shown.status_code == 200, shown.content
     assert Decimal(shown.json()["arr"]) == ARR and shown.json()["currency"] == "EUR"
+
+
+# --- The prioritisation board -----------------------------------------------------------------
+# Which features the customers of a segment asked for is the segment's business data, not an
+# aggregate: the board, its tabs, its export and its API refuse the filter as the inbox does.
+
+BOARD_PAGES = ["features:board", "features:matrix", "features:squads"]
+BOARD_API = ["/api/v1/board", "/api/v1/board/squads", "/api/v1/board/matrix",
+             "/api/v1/board/export", "/api/v1/features"]
+
+
+@pytest.fixture
+def asked(organisation, pm, said):
+    """A feature asked for by Initech (Galactic Accounts), another by Hooli (Small)."""
+    from moulin.features import services as feature_services
+    from tests.builders import make_feature, make_squad
+
+    squad = make_squad(organisation, "Payments")
+    galactic = make_feature(pm, "Galactic ledger", squad=squad, effort="2")
+    small = make_feature(pm, "Dark theme", squad=squad, effort="1")
+    feature_services.feature_link_feedback(actor=pm, feature=galactic,
+                                           feedback_items=[said["initech"]])
+    feature_services.feature_link_feedback(actor=pm, feature=small,
+                                           feedback_items=[said["hooli"]])
+    return {"galactic": galactic, "small": small,
+            "segment": str(said["initech"].customer.segment_id)}
+
+
+def test_board_offers_no_segment_filter_without_customers(client_for, without_customers,
+                                                          sales_viewer, asked):
+    for view in BOARD_PAGES:
+        hidden = client_for(without_customers).get(reverse(view)).content.decode()
+        assert 'name="segment"' not in hidden, view
+        assert 'name="squad"' in hidden, view  # the other filters stay
+        assert SEGMENT not in hidden, view
+        shown = client_for(sales_viewer).get(reverse(view)).content.decode()
+        assert 'name="segment"' in shown and SEGMENT in shown, view
+
+
+@pytest.mark.parametrize("view", BOARD_PAGES)
+def test_a_segment_filter_in_a_board_address_is_refused_and_explained(
+        client_for, without_customers, sales_viewer, asked, view):
+    """A shared link would otherwise tell which features a segment's customers asked for."""
+    refused = client_for(without_customers).get(reverse(view), {"segment": asked["segment"]})
+    assert refused.status_code == 422
+    body = refused.content.decode()
+    assert "needs access to the Customers module" in body
+    assert "Galactic ledger" in body and "Dark theme" in body  # not applied
+    assert "segment" not in refused.context["query"]  # nor carried on by the tabs and export
+
+    allowed = client_for(sales_viewer).get(reverse(view), {"segment": asked["segment"]})
+    assert allowed.status_code == 200
+    body = allowed.content.decode()
+    assert "needs access to the Customers module" not in body
+    assert "Galactic ledger" in body and "Dark theme" not in body
+
+
+def test_the_board_redrawn_by_htmx_refuses_the_segment_filter_too(client_for, engineer, asked):
+    refused = client_for(engineer).get(reverse("features:board"), {"segment": asked["segment"]},
+                                       headers={"HX-Request": "true",
+                                                "HX-Target": "board-results"})
+    assert refused.status_code == 422
+    assert "needs access to the Customers module" in refused.content.decode()
+    assert {row.pk for row in refused.context["rows"]} == {asked["galactic"].pk,
+                                                           asked["small"].pk}
+
+
+def test_a_segment_filter_on_the_board_export_address_is_not_applied(client_for, engineer,
+                                                                     sales_viewer, asked):
+    def titles(member):
+        rows = _csv(client_for(member).get(reverse("features:export"),
+                                           {"segment": asked["segment"]}))
+        return sorted(row[rows[0].index("title")] for row in rows[1:])
+
+    assert titles(engineer) == ["Dark theme", "Galactic ledger"]
+    assert titles(sales_viewer) == ["Galactic ledger"]
+
+
+@pytest.mark.parametrize("path", BOARD_API)
+def test_board_api_refuses_the_segment_filter_and_names_it(api_client, engineer, sales_viewer,
+                                                           asked, path):
+    response = api_client(engineer, "read").get(path, segment=asked["segment"])
+    assert response.status_code == 403
+    body = response.json()
+    assert body["code"] == "forbidden"
+    assert body["errors"] == [{"field": "segment", "message": body["message"]}]
+    assert "Customers module" in body["message"]
+    assert api_client(engineer, "read").get(path).status_code == 200
+
+    allowed = api_client(sales_viewer, "read").get(path, segment=asked["segment"])
+    assert allowed.status_code == 200
+    if path == "/api/v1/board":
+        assert [item["title"] for item in allowed.json()["items"]] == ["Galactic ledger"]
+
+
+def test_board_api_schema_says_the_segment_filter_needs_the_customers_module(client, asked):
+    schema = client.get("/api/v1/openapi.json").json()
+    for path in BOARD_API:
+        operation = schema["paths"][path]["get"]
+        parameters = {p["name"]: p for p in operation["parameters"]}
+        assert "Customers module" in parameters["segment"]["description"], path
+        assert "403" in operation["responses"], path

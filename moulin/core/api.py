@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -212,6 +212,40 @@ class TokenRateLimit(BaseThrottle):
 
     def wait(self) -> float | None:
         return self._wait
+
+
+# --- Filters ------------------------------------------------------------------------------------
+
+# What the schema says of every API filter on customers' business data
+# (policy.can_see_customer_data).
+CUSTOMER_DATA_FILTER = ("Customers' business data: needs the right to view the Customers "
+                        "module, otherwise the call is refused (403) naming this filter.")
+
+
+class CustomerDataRefused(DomainError):
+    """A filter on customers' business data from a member who may not see that data."""
+
+    status = 403
+    code = "forbidden"
+
+
+class ParsedFilters(Protocol):
+    """A list's filters parsed from a query (the inbox's, the board's)."""
+
+    errors: dict[str, str]
+    refused: list[str]
+
+
+def refuse_bad_filters(filters: ParsedFilters) -> None:
+    """The API's answer to filters a page would drop and explain: a filter on customers'
+    business data the member may not see is refused (403), any other bad value too (400), each
+    naming the filter. An API answer must be what was asked, never a silently wider list."""
+    if filters.refused:
+        name = filters.refused[0]
+        raise CustomerDataRefused(filters.errors[name], field=name)
+    if filters.errors:
+        name, message = next(iter(filters.errors.items()))
+        raise DomainError(message, field=name)
 
 
 # --- Cursor pagination ------------------------------------------------------------------------

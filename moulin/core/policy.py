@@ -233,6 +233,11 @@ def can_see_customer_data(member: PolicyMember | None) -> bool:
     return can(member, "customers", Action.VIEW)
 
 
+# Why a filter or a sort on customers' business data was not applied (inbox, board, API).
+CUSTOMER_DATA_REFUSED = _("Filtering or sorting by customers' business data (ARR, plan, segment, "
+                          "lifecycle) needs access to the Customers module.")
+
+
 def check(member: PolicyMember | None, module: str, action: str, obj: Model | None = None) -> None:
     """Raise 404 for another organisation's object, 403 when the action is not allowed."""
     if obj is not None and member is not None and getattr(

@@ -13,7 +13,14 @@ from ninja import Field, Query, Router, Schema, Status
 from moulin.accounts.audit import Origin
 from moulin.accounts.models import Member, Squad
 from moulin.core import policy
-from moulin.core.api import ObjectId, page_schema, paginate, responses
+from moulin.core.api import (
+    CUSTOMER_DATA_FILTER,
+    ObjectId,
+    page_schema,
+    paginate,
+    refuse_bad_filters,
+    responses,
+)
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.features import selectors, services
@@ -129,15 +136,16 @@ class FeatureQuery(Schema):
     squad: str = Field("", description="Comma-separated squad ids")
     product_area: str = Field("", description="Comma-separated product area ids")
     segment: str = Field("", description="Comma-separated segment ids: features requested by "
-                                         "customers of these segments")
+                                         "customers of these segments. "
+                                         + CUSTOMER_DATA_FILTER)
 
 
-def _filters(query: FeatureQuery) -> selectors.FeatureFilters:
+def _filters(request: HttpRequest, query: FeatureQuery) -> selectors.FeatureFilters:
+    """The board's filters; a filter on customers' business data the member may not see is
+    refused (403, naming it), never silently dropped: the answer would not be what was asked."""
     filters = selectors.FeatureFilters.from_query(
-        {k: v for k, v in query.dict().items() if v not in (None, "")})
-    if filters.errors:
-        name, message = next(iter(filters.errors.items()))
-        raise DomainError(message, field=name)
+        {k: v for k, v in query.dict().items() if v not in (None, "")}, member=request.member)
+    refuse_bad_filters(filters)
     return filters
 
 
@@ -177,7 +185,8 @@ def _feature(request: HttpRequest, feature_id: int, action: str = Action.VIEW) -
 @policy.requires(MODULE, Action.VIEW)
 def list_features(request: HttpRequest, query: Query[FeatureQuery], cursor: str | None = None,
                   limit: int = Query(50, ge=1, le=200)):
-    features = selectors.feature_list(member=request.member, filters=_filters(query))
+    filters = _filters(request, query)
+    features = selectors.feature_list(member=request.member, filters=filters)
     return paginate(features.select_related("organisation"), cursor=cursor, limit=limit,
                     ordering=("-id",))
 
@@ -533,8 +542,9 @@ class BoardPageOut(Schema):
 @policy.requires(MODULE, Action.VIEW)
 def board(request: HttpRequest, query: Query[FeatureQuery], cursor: str | None = None,
           limit: int = Query(50, ge=1, le=200)):
+    filters = _filters(request, query)
     services.demand_refresh_stale(organisation_id=request.member.organisation_id)
-    page = selectors.board_page(member=request.member, filters=_filters(query), cursor=cursor,
+    page = selectors.board_page(member=request.member, filters=filters, cursor=cursor,
                                 limit=limit)
     ranks = services.board_ranks(request.member.organisation_id)
     for item in page["items"]:
@@ -591,7 +601,8 @@ class SquadComparisonOut(Schema):
             summary="Compare squads: features, mean and median standard score, requested ARR")
 @policy.requires(MODULE, Action.VIEW)
 def squad_comparison(request: HttpRequest, query: Query[FeatureQuery]):
-    return selectors.squad_comparison(member=request.member, filters=_filters(query))
+    filters = _filters(request, query)
+    return selectors.squad_comparison(member=request.member, filters=filters)
 
 
 class PointOut(Schema):
@@ -616,7 +627,8 @@ class MatrixOut(Schema):
             summary="Value (requesting ARR) versus effort, one point per feature")
 @policy.requires(MODULE, Action.VIEW)
 def value_effort(request: HttpRequest, query: Query[FeatureQuery]):
-    return selectors.value_effort_points(member=request.member, filters=_filters(query))
+    filters = _filters(request, query)
+    return selectors.value_effort_points(member=request.member, filters=filters)
 
 
 FILE_RESPONSES = {"200": {"description": "The ranked list as a file", "content": {
@@ -631,7 +643,7 @@ def export_board(request: HttpRequest, query: Query[FeatureQuery],
                  format: str = Query("csv", pattern="^(csv|xlsx)$")):
     if format not in FORMATS:
         raise DomainError(_("The format is csv or xlsx."), field="format")
-    return board_export(member=request.member, filters=_filters(query), fmt=format,
+    return board_export(member=request.member, filters=_filters(request, query), fmt=format,
                         origin=_origin(request))
 
 

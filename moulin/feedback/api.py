@@ -7,7 +7,16 @@ from ninja import Field, Query, Router, Schema, Status
 from pydantic import BaseModel
 
 from moulin.core import policy
-from moulin.core.api import BulkOut, ObjectId, bulk_answer, page_schema, paginate, responses
+from moulin.core.api import (
+    CUSTOMER_DATA_FILTER,
+    BulkOut,
+    ObjectId,
+    bulk_answer,
+    page_schema,
+    paginate,
+    refuse_bad_filters,
+    responses,
+)
 from moulin.core.errors import DomainError
 from moulin.core.policy import Action
 from moulin.customers.services import RowError
@@ -127,17 +136,6 @@ def bulk_feedback(request: HttpRequest, payload: BulkIn):
     return bulk_answer(results)
 
 
-CUSTOMER_DATA_FILTER = ("Customers' business data: needs the right to view the Customers "
-                        "module, otherwise the call is refused (403) naming this filter.")
-
-
-class CustomerDataRefused(DomainError):
-    """A filter on customers' business data from a member who may not see that data."""
-
-    status = 403
-    code = "forbidden"
-
-
 class FeedbackQuery(Schema):
     q: str = ""
     status: str = Field("", description="Comma-separated statuses")
@@ -174,12 +172,7 @@ def list_feedback(request: HttpRequest, query: Query[FeedbackQuery],
                   cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
     filters = selectors.FeedbackFilters.from_query(
         {k: v for k, v in query.dict().items() if v not in (None, "")}, member=request.member)
-    if filters.refused:
-        name = filters.refused[0]
-        raise CustomerDataRefused(filters.errors[name], field=name)
-    if filters.errors:
-        name, message = next(iter(filters.errors.items()))
-        raise DomainError(message, field=name)
+    refuse_bad_filters(filters)
     items = selectors.feedback_list(member=request.member, filters=filters)
     return paginate(items, cursor=cursor, limit=limit, ordering=("-received_at", "-id"))
 

@@ -181,8 +181,7 @@ class FeedbackFilters:
             changes["sort"] = "newest"
         if not changes:
             return self
-        message = _("Filtering or sorting by customers' business data (ARR, plan, segment, "
-                    "lifecycle) needs access to the Customers module.")
+        message = str(policy.CUSTOMER_DATA_REFUSED)
         return replace(self, **changes, refused=[*self.refused, *changes],
                        errors={**self.errors, **dict.fromkeys(changes, message)})
 

@@ -8,7 +8,7 @@ per-segment demand rows: no link is touched, whatever the number of feedback lin
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db.models import Avg, Count, OuterRef, Q, QuerySet, Subquery
@@ -30,11 +30,16 @@ from moulin.features.services.demand import squad_demand
 
 MODULE = "features"
 
+# The filters on customers' business data: only for members who may see that data
+# (policy.can_see_customer_data). For the others they are refused, never silently applied:
+# the features a segment's customers asked for are that segment's data, not an aggregate.
+CUSTOMER_DATA_FILTERS = ("segment",)
+
 
 @dataclass
 class FeatureFilters:
     """The board's filters; empty means "no filter". ``segment``: features requested by
-    customers of these segments."""
+    customers of these segments (see ``CUSTOMER_DATA_FILTERS``)."""
 
     q: str = ""
     squad: list[int] = field(default_factory=list)
@@ -42,10 +47,16 @@ class FeatureFilters:
     status: list[str] = field(default_factory=list)
     segment: list[int] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # The filters dropped because the member may not see customers' business data; each is
+    # also explained in ``errors``.
+    refused: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_query(cls, query: QueryDict | dict) -> FeatureFilters:
-        """Parse leniently: a bad value is dropped and reported in ``errors``."""
+    def from_query(cls, query: QueryDict | dict, *, member: Member | None = None
+                   ) -> FeatureFilters:
+        """Parse leniently: a bad value is dropped and reported in ``errors``. With
+        ``member``, the filters on customers' business data are refused when that member may
+        not see it (see ``without_customer_data``)."""
         def many(name: str) -> list[str]:
             if isinstance(query, QueryDict):
                 values = query.getlist(name)
@@ -73,7 +84,19 @@ class FeatureFilters:
                 else:
                     ids.append(number)
             setattr(filters, name, ids)
+        if member is not None:
+            filters = filters_for_member(member, filters)
         return filters
+
+    def without_customer_data(self) -> FeatureFilters:
+        """A copy without the filters on customers' business data, each one named in
+        ``refused`` and explained in ``errors``."""
+        changes = {name: [] for name in CUSTOMER_DATA_FILTERS if getattr(self, name)}
+        if not changes:
+            return self
+        message = str(policy.CUSTOMER_DATA_REFUSED)
+        return replace(self, **changes, refused=[*self.refused, *changes],
+                       errors={**self.errors, **dict.fromkeys(changes, message)})
 
     def apply(self, qs: QuerySet[Feature]) -> QuerySet[Feature]:
         if self.q:  # the title or the description, as the search box says
@@ -97,12 +120,27 @@ class FeatureFilters:
         return {k: v for k, v in out.items() if v}
 
 
-def _ranked(member: Member, filters: FeatureFilters | None) -> QuerySet[Feature]:
-    """The filtered features with the two sort keys (no joins: cheap to sort)."""
+def filters_for_member(member: Member, filters: FeatureFilters) -> FeatureFilters:
+    """``filters`` as ``member`` may use them: without the ones on customers' business data
+    when the policy hides that data from them."""
+    if policy.can_see_customer_data(member):
+        return filters
+    return filters.without_customer_data()
+
+
+def filtered_features(*, member: Member, filters: FeatureFilters | None
+                      ) -> QuerySet[Feature]:
+    """The features ``member`` may see, with the filters they may use (whoever parsed them:
+    a filter on customers' business data is never applied for a member who may not see it)."""
     qs = policy.scope(Feature.objects.all(), member, MODULE)
     if filters is not None:
-        qs = filters.apply(qs)
-    return with_board_keys(qs)
+        qs = filters_for_member(member, filters).apply(qs)
+    return qs
+
+
+def _ranked(member: Member, filters: FeatureFilters | None) -> QuerySet[Feature]:
+    """The filtered features with the two sort keys (no joins: cheap to sort)."""
+    return with_board_keys(filtered_features(member=member, filters=filters))
 
 
 def _with_rows(qs: QuerySet[Feature]) -> QuerySet[Feature]:
@@ -171,9 +209,7 @@ class SquadRow:
 
 def squad_comparison(*, member: Member, filters: FeatureFilters | None = None) -> list[SquadRow]:
     """Per squad: number of features, mean and median standard score, requested ARR."""
-    qs = policy.scope(Feature.objects.all(), member, MODULE)
-    if filters is not None:
-        qs = filters.apply(qs)
+    qs = filtered_features(member=member, filters=filters)
     totals = {row["squad_id"]: row for row in qs.values("squad_id", "squad__name").annotate(
         n=Count("id"), scored=Count("score"), mean=Avg("score"))}
     demand = squad_demand(organisation_id=member.organisation_id, features=qs)
@@ -223,9 +259,7 @@ def value_effort_points(*, member: Member, filters: FeatureFilters | None = None
                         limit: int = 1000) -> ValueEffortMatrix:
     """Features with an effort estimate, as (effort, value = requesting ARR) points; the
     medians split the chart into quick wins, big bets, fill-ins and money pits."""
-    qs = policy.scope(Feature.objects.all(), member, MODULE)
-    if filters is not None:
-        qs = filters.apply(qs)
+    qs = filtered_features(member=member, filters=filters)
     without = qs.filter(effort=None).count()
     rows = list(qs.exclude(effort=None).select_related("squad")
                 .order_by("-arr_total", "id")[:limit])

@@ -19,6 +19,7 @@ from moulin.features.models import (
     ScoreSnapshot,
     ScoringFramework,
 )
+from moulin.features.selectors.board import FeatureFilters, filtered_features
 from moulin.feedback.models import Importance
 
 MODULE = "features"
@@ -28,12 +29,11 @@ IMPORTANCE_ORDER = Case(When(importance=Importance.CRITICAL, then=Value(0)),
                         default=Value(2), output_field=IntegerField())
 
 
-def feature_list(*, member: Member, filters=None) -> QuerySet[Feature]:
+def feature_list(*, member: Member, filters: FeatureFilters | None = None
+                 ) -> QuerySet[Feature]:
     """Features the member may see, with the board's filters (any order; newest first)."""
-    qs = policy.scope(Feature.objects.all(), member, MODULE)
-    if filters is not None:
-        qs = filters.apply(qs)
-    return qs.select_related("squad", "product_area", "owner__user", "parent")
+    return filtered_features(member=member, filters=filters).select_related(
+        "squad", "product_area", "owner__user", "parent")
 
 
 def feature_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Feature:

@@ -1,6 +1,10 @@
 """The prioritisation board: the ranked list with each score's breakdown, filters, manual moves
 (drag and drop, with a reason), the value-versus-effort matrix, the squad comparison and the
-export of the ranked list (CSV/XLSX)."""
+export of the ranked list (CSV/XLSX).
+
+The filter on the requesting customers' segment is customers' business data: for a member who
+may not see it, a segment in the address (a shared link) is not applied, and the pages say why
+(422, as the inbox); the export simply leaves it out."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from moulin.accounts import selectors as account_selectors
 from moulin.accounts.audit import Origin
+from moulin.accounts.models import Member
 from moulin.core import policy
 from moulin.core.errors import DomainError
 from moulin.core.forms import select_options
@@ -33,12 +38,16 @@ PAGE_SIZE = 100
 SHOWN_DRIVERS = 3
 
 
-def board_filters(params: QueryDict) -> selectors.FeatureFilters:
-    return selectors.FeatureFilters.from_query(params)
+def board_filters(params: QueryDict, member: Member) -> selectors.FeatureFilters:
+    """The board's filters from a query string, as ``member`` may use them (a filter on
+    customers' business data is refused and explained for a member who may not see it)."""
+    return selectors.FeatureFilters.from_query(params, member=member)
 
 
 def _filter_choices(member, filters: selectors.FeatureFilters) -> dict:
-    return {
+    """The filter form's selects; the segment one only for members who may see customers'
+    business data."""
+    choices = {
         "squad": select_options(
             [(s.pk, s.name) for s in account_selectors.squad_list(member=member)],
             filters.squad, _("All squads")),
@@ -46,11 +55,12 @@ def _filter_choices(member, filters: selectors.FeatureFilters) -> dict:
             [(a.pk, a.name) for a in feedback_selectors.product_area_list(member=member)],
             filters.product_area, _("All product areas")),
         "status": select_options(FeatureStatus.choices, filters.status, _("Any status")),
-        "segment": select_options(
-            [(s.pk, s.name) for s in customer_selectors.segment_list(member=member)]
-            if policy.can_see_customer_data(member) else [],
-            filters.segment, _("All segments")),
     }
+    if policy.can_see_customer_data(member):
+        choices["segment"] = select_options(
+            [(s.pk, s.name) for s in customer_selectors.segment_list(member=member)],
+            filters.segment, _("All segments"))
+    return choices
 
 
 def _query(filters: selectors.FeatureFilters) -> str:
@@ -79,7 +89,7 @@ def _annotate(rows, columns: list[dict]) -> None:
 
 
 def _board_context(member, params: QueryDict) -> dict:
-    filters = board_filters(params)
+    filters = board_filters(params, member)
     services.demand_refresh_stale(organisation_id=member.organisation_id)
     try:
         page = selectors.board_page(member=member, filters=filters,
@@ -177,7 +187,7 @@ def board_unpin(request: HttpRequest, pk: int) -> HttpResponse:
 def matrix(request: HttpRequest) -> HttpResponse:
     """Value (requesting ARR) versus effort, split at the medians into four quadrants."""
     member = request.member
-    filters = board_filters(request.GET)
+    filters = board_filters(request.GET, member)
     services.demand_refresh_stale(organisation_id=member.organisation_id)
     data = selectors.value_effort_points(member=member, filters=filters)
     top = max([p.value for p in data.points] or [Decimal(0)]) or Decimal(1)
@@ -204,7 +214,8 @@ def matrix(request: HttpRequest) -> HttpResponse:
         "chart": chart, "data": data, "quadrants": quadrants, "filters": filters,
         "query": _query(filters), "selects": _filter_choices(member, filters),
         "errors": filters.errors, "currency": currency, "tab": "matrix",
-        "can_export": policy.can(member, MODULE, Action.EXPORT)})
+        "can_export": policy.can(member, MODULE, Action.EXPORT)},
+        status=422 if filters.errors else 200)
 
 
 SQUAD_TOP = 5
@@ -217,7 +228,7 @@ def squads(request: HttpRequest) -> HttpResponse:
     """Squads side by side: features, mean and median score, requesting ARR, statuses, and
     each squad's top of the board."""
     member = request.member
-    filters = board_filters(request.GET)
+    filters = board_filters(request.GET, member)
     services.demand_refresh_stale(organisation_id=member.organisation_id)
     rows = selectors.squad_comparison(member=member, filters=filters)
     # Each squad's 5 best, numbered with their whole-board rank (as on the board): read from
@@ -245,7 +256,8 @@ def squads(request: HttpRequest) -> HttpResponse:
         "rows": rows, "chart": chart, "filters": filters, "query": _query(filters),
         "selects": _filter_choices(member, filters), "errors": filters.errors,
         "currency": member.organisation.currency, "tab": "squads",
-        "can_export": policy.can(member, MODULE, Action.EXPORT)})
+        "can_export": policy.can(member, MODULE, Action.EXPORT)},
+        status=422 if filters.errors else 200)
 
 
 # --- Export -----------------------------------------------------------------------------------
@@ -253,9 +265,10 @@ def squads(request: HttpRequest) -> HttpResponse:
 @policy.requires(MODULE, Action.EXPORT)
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
-    """The ranked list (same filters) as ``?format=csv`` or ``xlsx``."""
+    """The ranked list (same filters) as ``?format=csv`` or ``xlsx``. A filter the member may
+    not use is left out, as on the board (the file has no room to say why)."""
     member = request.member
     services.demand_refresh_stale(organisation_id=member.organisation_id)
-    return board_export(member=member, filters=board_filters(request.GET),
+    return board_export(member=member, filters=board_filters(request.GET, member),
                         fmt=request.GET.get("format", "csv"),
                         origin=Origin.from_request(request))

@@ -42,9 +42,19 @@ class ThemeIn(Schema):
     product_area_id: ObjectId | None = None
 
 
+def _not_nullable(schema: dict) -> None:
+    """A field that may be left out (``None`` is only the Python default) but never sent as
+    null: the published schema shows no default."""
+    schema.pop("default", None)
+
+
 class ThemePatch(Schema):
-    name_en: str | None = Field(None, max_length=MAX_NAME)
-    name_fr: str | None = Field(None, max_length=MAX_NAME)
+    # A theme always has both names: null is refused (422 naming the field) rather than read
+    # as "empty", which filled the name with the other language's. Leave a name out to keep it.
+    name_en: str = Field(None, max_length=MAX_NAME, json_schema_extra=_not_nullable,
+                         description="Leave it out to keep the current name; never null.")
+    name_fr: str = Field(None, max_length=MAX_NAME, json_schema_extra=_not_nullable,
+                         description="Leave it out to keep the current name; never null.")
     description: str | None = Field(None, max_length=MAX_DESCRIPTION)
     examples: list[str] | None = Field(None, max_length=MAX_EXAMPLES)
     product_area_id: ObjectId | None = None
@@ -106,8 +116,8 @@ def update_theme(request: HttpRequest, theme_id: ObjectId, payload: ThemePatch):
     theme = selectors.theme_get(member=request.member, pk=theme_id, action=Action.CHANGE)
     given = payload.dict(exclude_unset=True)
     data = services.ThemeInput(
-        name_en=given.get("name_en", theme.name_en) or "",
-        name_fr=given.get("name_fr", theme.name_fr) or "",
+        name_en=given.get("name_en", theme.name_en),
+        name_fr=given.get("name_fr", theme.name_fr),
         description=given.get("description", theme.description) or "",
         examples=given.get("examples", theme.examples) or [],
         product_area_id=given.get("product_area_id", theme.product_area_id))
@@ -200,7 +210,9 @@ def get_feedback_triage(request: HttpRequest, feedback_id: ObjectId):
 
 class ThemeDecisionIn(Schema):
     rank: int | None = Field(None, ge=1, le=3, description="Accept the n-th suggestion.")
-    theme_id: ObjectId | None = Field(None, description="Or apply this theme (a correction).")
+    theme_id: ObjectId | None = Field(None, description="Or apply this theme (a correction; "
+                                                        "a merged theme's id applies the "
+                                                        "theme it went into).")
 
 
 @router.post("/feedback/{feedback_id}/themes", response=responses({200: FeedbackTriageOut}),
@@ -223,7 +235,9 @@ def apply_feedback_theme(request: HttpRequest, feedback_id: ObjectId,
 
 @router.delete("/feedback/{feedback_id}/themes/{theme_id}",
                response=responses({200: FeedbackTriageOut}),
-               summary="Take a theme off an item (nothing happens when it was not there)")
+               summary="Take a theme off an item (nothing happens when it was not there)",
+               description="The id of a merged theme stands for the theme it was merged "
+                           "into, as when applying it.")
 @policy.requires(MODULE, Action.CHANGE)
 def remove_feedback_theme(request: HttpRequest, feedback_id: ObjectId, theme_id: ObjectId):
     item = feedback_selectors.feedback_get(member=request.member, pk=feedback_id,
@@ -258,7 +272,9 @@ def review_feedback(request: HttpRequest, feedback_id: ObjectId, payload: Review
 class ModelVersionOut(Schema):
     id: int
     number: int
-    status: str = Field(..., description="queued, running, done or failed")
+    status: str = Field(..., description="queued, running, done or failed (a training whose "
+                                         "worker stopped reporting for 15 minutes is failed; "
+                                         "retrain to run it again)")
     is_active: bool
     trigger: str
     embedder: str
@@ -283,6 +299,7 @@ ModelVersionPage = page_schema(ModelVersionOut)
 @policy.requires(MODULE, Action.VIEW)
 def list_model_versions(request: HttpRequest, cursor: str | None = None,
                         limit: int = Query(20, ge=1, le=100)):
+    services.model_versions_close_stalled(organisation_id=request.member.organisation_id)
     return paginate(selectors.model_version_list(member=request.member), cursor=cursor,
                     limit=limit, ordering=("-number", "-id"))
 
@@ -299,7 +316,10 @@ def retrain_model(request: HttpRequest):
             summary="One model version (poll it to follow a training's progress)")
 @policy.requires(MODULE, Action.VIEW)
 def get_model_version(request: HttpRequest, version_id: ObjectId):
-    return selectors.model_version_get(member=request.member, pk=version_id)
+    version = selectors.model_version_get(member=request.member, pk=version_id)
+    if services.model_versions_close_stalled(organisation_id=request.member.organisation_id):
+        version.refresh_from_db()
+    return version
 
 
 @router.post("/triage/models/{version_id}/activate", response=responses({200: ModelVersionOut}),

@@ -228,7 +228,15 @@ class ThemeRef(Schema):
     id: int
     name_en: str
     name_fr: str
-    items: int
+    items: int = Field(..., description="Items of the group that got the theme now (those "
+                                        "merged into another item or archived since the "
+                                        "search are left out)")
+
+
+def _theme_ref(converted: emerging.ClusterConverted) -> dict:
+    theme = converted.theme
+    return {"id": theme.pk, "name_en": theme.name_en, "name_fr": theme.name_fr,
+            "items": converted.items}
 
 
 @router.post("/triage/emerging/{cluster_id}/convert", response=responses({201: ThemeRef}),
@@ -236,13 +244,12 @@ class ThemeRef(Schema):
 @policy.requires(MODULE, Action.CHANGE)
 def convert_cluster(request: HttpRequest, cluster_id: ObjectId, payload: ConvertIn):
     cluster = emerging.cluster_get(member=request.member, pk=cluster_id)
-    theme = emerging.cluster_convert(
+    converted = emerging.cluster_convert(
         actor=request.member, cluster=cluster, name_en=payload.name_en or cluster.label,
         name_fr=payload.name_fr, description=payload.description,
         product_area_id=payload.product_area_id,
         origin=Origin.from_request(request, via="api"))
-    return Status(201, {"id": theme.pk, "name_en": theme.name_en, "name_fr": theme.name_fr,
-                        "items": theme.feedback_links.count()})
+    return Status(201, _theme_ref(converted))
 
 
 class AssignIn(Schema):
@@ -254,11 +261,10 @@ class AssignIn(Schema):
 @policy.requires(MODULE, Action.CHANGE)
 def assign_cluster(request: HttpRequest, cluster_id: ObjectId, payload: AssignIn):
     cluster = emerging.cluster_get(member=request.member, pk=cluster_id)
-    theme = emerging.cluster_assign(actor=request.member, cluster=cluster,
-                                    theme_id=payload.theme_id,
-                                    origin=Origin.from_request(request, via="api"))
-    return {"id": theme.pk, "name_en": theme.name_en, "name_fr": theme.name_fr,
-            "items": theme.feedback_links.count()}
+    converted = emerging.cluster_assign(actor=request.member, cluster=cluster,
+                                        theme_id=payload.theme_id,
+                                        origin=Origin.from_request(request, via="api"))
+    return _theme_ref(converted)
 
 
 @router.post("/triage/emerging/{cluster_id}/dismiss", response=responses({200: ClusterOut}),

@@ -38,9 +38,23 @@ def theme_list(*, member: Member, include_archived: bool = False, q: str = "",
         qs = qs.filter(Q(name_en__icontains=q) | Q(name_fr__icontains=q))
     if product_area:
         qs = qs.filter(product_area_id=product_area)
-    return (qs.select_related("product_area", "merged_into")
-            .annotate(item_count=Count("feedback_links"))
+    return (_with_item_count(qs.select_related("product_area", "merged_into"))
             .order_by("product_area__name", "name_en", "id"))
+
+
+def _with_item_count(themes: QuerySet[Theme]) -> QuerySet[Theme]:
+    """``item_count``: the items under each theme as the insights count them. A duplicate
+    merged into another item counts for the kept item's themes, not for its own links."""
+    own = "feedback_links__feedback"
+    return themes.annotate(item_count=(
+        Count(own, filter=Q(**{f"{own}__merged_into__isnull": True}), distinct=True)
+        + Count(f"{own}__merged_duplicates", distinct=True)))
+
+
+def theme_item_count(*, theme: Theme) -> int:
+    """How many items a theme holds, counted as on the taxonomy page (see ``theme_list``)."""
+    return _with_item_count(Theme.objects.filter(pk=theme.pk)).values_list(
+        "item_count", flat=True).get()
 
 
 def theme_get(*, member: Member, pk: int, action: str = Action.VIEW) -> Theme:

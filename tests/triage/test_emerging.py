@@ -556,3 +556,82 @@ def test_a_groups_arr_is_in_the_reporting_currency(organisation, cs_contributor)
     assert cluster.customer_count == 3
     assert cluster.arr_total == Decimal("112000.00")
     assert cluster.arr_unconverted == {"CHF": "5000.00"}
+
+
+def _merged_and_archived_since_the_search(organisation, product_ops, cs_contributor):
+    """A group of six items; since its search, two were merged as duplicates (one into an item
+    outside the group, one into another item of the group) and one was archived."""
+    from moulin.feedback.models import Status
+    from moulin.feedback.services.triage import feedback_update
+    from moulin.triage.services.duplicates import feedback_merge
+
+    items = [make_feedback(organisation, cs_contributor, f"Please add a dark mode ({n})")
+             for n in range(6)]
+    cluster = _cluster_of_items(organisation, items)
+    elsewhere = make_feedback(organisation, cs_contributor, "Dark mode, please.")
+    feedback_merge(actor=product_ops, duplicate=items[0], kept=elsewhere)
+    feedback_merge(actor=product_ops, duplicate=items[1], kept=items[2])
+    feedback_update(actor=product_ops, feedback=items[3], status=Status.ARCHIVED)
+    return cluster, items, {items[2].pk, items[4].pk, items[5].pk}
+
+
+def test_items_merged_or_archived_since_the_search_do_not_get_the_new_theme(
+        organisation, client_for, product_ops, cs_contributor):
+    """A duplicate merged after the search counts for the item kept (it carries no theme of its
+    own) and an archived item is not relabelled: the card, "Create the theme" and its message
+    count the items still waiting (they used to give the theme to all six)."""
+    cluster, items, waiting = _merged_and_archived_since_the_search(organisation, product_ops,
+                                                                    cs_contributor)
+    client = client_for(product_ops)
+    page = client.get(reverse("triage:emerging"))
+    assert '<dd class="cluster-size">3</dd>' in page.content.decode()
+    card = next(c for c in page.context["cards"] if c["cluster"].pk == cluster.pk)
+    assert {item.pk for item in card["items"]} == waiting  # "All 3 items"
+
+    response = client.post(reverse("triage:emerging_convert", args=[cluster.pk]),
+                           {"name_en": "Dark mode"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "Theme “Dark mode” created with 3 items." in response.content.decode()
+    theme = Theme.objects.get(name_en="Dark mode")
+    assert set(FeedbackTheme.objects.filter(theme=theme)
+               .values_list("feedback_id", flat=True)) == waiting
+    assert AuditEntry.objects.get(action="triage.cluster_converted").changes["items"] == 3
+
+
+def test_adding_a_group_to_a_theme_leaves_out_items_merged_or_archived_since(
+        organisation, api_client, product_ops, cs_contributor):
+    from tests.builders import make_theme
+
+    cluster, items, waiting = _merged_and_archived_since_the_search(organisation, product_ops,
+                                                                    cs_contributor)
+    display = make_theme(organisation, "Display")
+    answer = api_client(product_ops).post(f"/api/v1/triage/emerging/{cluster.pk}/assign",
+                                          {"theme_id": display.pk})
+    assert answer.status_code == 200 and answer.json()["items"] == 3
+    assert set(FeedbackTheme.objects.filter(theme=display)
+               .values_list("feedback_id", flat=True)) == waiting
+
+
+def test_a_group_suggested_a_theme_and_the_theme_merged_into_it_is_that_theme(
+        organisation, product_ops, cs_contributor):
+    """Half the group's top suggestion is "Display", the other half "Dark theme", merged into
+    "Display" since: the group is mostly "Display" (the two used to be counted apart, and
+    neither reached half)."""
+    from moulin.accounts.audit import CLI
+    from moulin.triage.services import theme_merge
+    from tests.builders import make_theme
+
+    display = make_theme(organisation, "Display")
+    dark = make_theme(organisation, "Dark theme")
+    items = _uncategorised_at(organisation, cs_contributor, [1, 2, 3, 4, 5, 6])
+    for n, item in enumerate(items):
+        suggested = (dark, display, None)[n % 3]
+        FeedbackAnalysis.objects.filter(feedback=item).update(
+            outcome=Outcome.SUGGESTED,
+            suggestions=[{"theme": suggested.pk, "confidence": 0.7}] if suggested else [])
+    cluster = _cluster_of_items(organisation, items)
+    assert emerging.cluster_theme_overlap(cluster=cluster) is None  # 2 and 2 of 6
+    theme_merge(actor=product_ops, origin=CLI, theme=dark, into=display)
+    overlap = emerging.cluster_theme_overlap(cluster=cluster)
+    assert overlap is not None
+    assert (overlap.theme, overlap.items, overlap.size) == (display, 4, 6)

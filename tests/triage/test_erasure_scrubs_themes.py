@@ -70,7 +70,8 @@ def queued_retrainings() -> int:
 
 def test_erasing_a_contact_removes_them_from_the_examples_of_a_converted_theme(
         client_for, product_ops, bank_sync):
-    theme = emerging.cluster_convert(actor=product_ops, cluster=bank_sync, name_en="Bank sync")
+    theme = emerging.cluster_convert(actor=product_ops, cluster=bank_sync,
+                                     name_en="Bank sync").theme
     assert any("Jeanne Dupont" in example for example in theme.examples)
 
     client = client_for(product_ops)
@@ -89,7 +90,8 @@ def test_erasing_a_contact_removes_them_from_the_examples_of_a_converted_theme(
 
 def test_examples_are_scrubbed_in_every_theme_of_the_organisation_only(
         organisation, outsider, admin, product_ops, bank_sync):
-    theme = emerging.cluster_convert(actor=product_ops, cluster=bank_sync, name_en="Bank sync")
+    theme = emerging.cluster_convert(actor=product_ops, cluster=bank_sync,
+                                     name_en="Bank sync").theme
     typed = Theme.objects.create(organisation=organisation, name_en="Onboarding",
                                  name_fr="Onboarding", description="Asked by Jeanne Dupont.",
                                  examples=["Call JEANNE DUPONT back about onboarding"])
@@ -154,7 +156,8 @@ def test_converting_a_cluster_does_not_copy_email_addresses_or_phone_numbers(
         size=2, representative_ids=[item.pk for item in items])
     cluster.items.set(items)
 
-    theme = emerging.cluster_convert(actor=product_ops, cluster=cluster, name_en="Exports")
+    theme = emerging.cluster_convert(actor=product_ops, cluster=cluster,
+                                     name_en="Exports").theme
 
     assert theme.examples == [
         "Write to [erased] or call [erased]: exports of 500 rows fail.",

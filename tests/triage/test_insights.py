@@ -112,6 +112,22 @@ def test_period_and_product_area_filters(product_ops, fixture):
     assert set(by_name(security)) == {"Single sign-on"}
 
 
+def test_the_taxonomy_counts_items_as_the_insights_do(client_for, product_ops, fixture):
+    """Hooli's duplicate, merged into an Initech item about slow exports, counts for slow
+    exports on both pages; its own "Single sign-on" link counts nowhere (the taxonomy page and
+    the theme's page used to count it there, not for slow exports)."""
+    year = selectors_insights.insights(member=product_ops, filters=InsightFilters(weeks=52))
+    insight_counts = {t.theme_id: t.items for t in year.themes}
+    client = client_for(product_ops)
+    page = client.get(reverse("triage:taxonomy"))
+    taxonomy_counts = {theme.pk: theme.item_count for group in page.context["tree"]
+                       for theme in group.themes}
+    assert insight_counts == taxonomy_counts == {fixture["exports"].pk: 6,
+                                                 fixture["sso"].pk: 2}
+    theme_page = client.get(reverse("triage:theme_edit", args=[fixture["sso"].pk]))
+    assert "2 feedback items under this theme." in theme_page.content.decode()
+
+
 def test_insights_page(client_for, sales_viewer, fixture):
     client = client_for(sales_viewer)
     page = client.get(reverse("triage:insights"))

@@ -376,3 +376,94 @@ def test_an_analysis_of_existing_feedback_whose_worker_stopped_can_be_started_ag
     assert FeedbackAnalysis.objects.filter(feedback__in=items).count() == len(items)
     latest = TriageJob.objects.filter(kind=TriageJob.Kind.BACKFILL).latest("id")
     assert latest.pk != dead.pk and latest.status == JobStatus.DONE
+
+
+def _left_running(version: ModelVersion, minutes: int) -> ModelVersion:
+    """A training whose worker last reported ``minutes`` ago (a deploy, a crash)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(minutes=minutes)
+    ModelVersion.objects.filter(pk=version.pk).update(status=JobStatus.RUNNING,
+                                                      started_at=long_ago, updated_at=long_ago)
+    version.refresh_from_db()
+    return version
+
+
+def test_a_training_whose_worker_stopped_is_failed_and_can_be_run_again(
+        client_for, api_client, admin, organisation, themes, django_capture_on_commit_callbacks):
+    """A training left "running" by a worker that died stayed "running" on every page, which
+    polled it for ever: after 15 minutes without a progress report it is failed, as a job is."""
+    dead = _left_running(model_retrain_request(organisation_id=organisation.pk, actor=admin),
+                         minutes=60)
+    client = client_for(admin)
+    progress = client.get(reverse("triage:model_version_progress", args=[dead.pk]))
+    body = progress.content.decode()
+    assert "every 1s" not in body and f"Training of {dead} failed" in body
+    assert "had not reported for 15 minutes" in body and "Run the training again" in body
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED and dead.finished_at is not None
+    answer = api_client(admin).get(f"/api/v1/triage/models/{dead.pk}").json()
+    assert answer["status"] == "failed" and "15 minutes" in answer["message"]
+    page = client.get(reverse("triage:model_versions")).content.decode()
+    assert "Run again" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("triage:model_retrain"))
+    rerun = ModelVersion.objects.filter(organisation=organisation).first()
+    assert rerun.number == dead.number + 1 and rerun.status == JobStatus.DONE
+
+
+@pytest.mark.parametrize("where", ["list page", "detail page", "taxonomy page", "API list"])
+def test_every_page_showing_a_training_closes_it_when_its_worker_stopped(
+        client_for, api_client, admin, organisation, themes, where):
+    dead = _left_running(model_retrain_request(organisation_id=organisation.pk, actor=admin),
+                         minutes=16)
+    client = client_for(admin)
+    if where == "list page":
+        client.get(reverse("triage:model_versions"))
+    elif where == "detail page":
+        client.get(reverse("triage:model_version_detail", args=[dead.pk]))
+    elif where == "taxonomy page":
+        assert "The model is retraining" not in client.get(
+            reverse("triage:taxonomy")).content.decode()
+    else:
+        listed = api_client(admin).get("/api/v1/triage/models").json()["items"]
+        assert listed[0]["status"] == "failed"
+    dead.refresh_from_db()
+    assert dead.status == JobStatus.FAILED
+
+
+def test_a_training_that_is_still_reporting_stays_running(client_for, admin, organisation,
+                                                         themes):
+    alive = _left_running(model_retrain_request(organisation_id=organisation.pk, actor=admin),
+                          minutes=5)
+    body = client_for(admin).get(reverse("triage:model_version_progress",
+                                         args=[alive.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in body
+    alive.refresh_from_db()
+    assert alive.status == JobStatus.RUNNING
+
+
+def test_a_slow_training_closed_as_stopped_stays_failed_when_it_ends(organisation, admin,
+                                                                     themes, monkeypatch):
+    """The worker was only slow: when it reports again it stops, and the version neither comes
+    back as done nor replaces the active model."""
+    from moulin.triage.services import model_train, model_versions_close_stalled, training
+
+    active = train(organisation)
+    slow = model_retrain_request(organisation_id=organisation.pk, actor=admin)
+    original = training._train
+
+    def stalls_then_trains(*args, **kwargs):
+        _left_running(slow, minutes=20)
+        assert model_versions_close_stalled(organisation_id=organisation.pk) == 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_train", stalls_then_trains)
+    finished = model_train(version_id=slow.pk)
+    assert finished.status == JobStatus.FAILED and "15 minutes" in finished.message
+    assert not finished.is_active
+    active.refresh_from_db()
+    assert active.is_active

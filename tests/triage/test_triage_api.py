@@ -4,6 +4,7 @@ model versions (list, retrain, roll back) and settings, with the API's error for
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from moulin.triage.models import FeedbackTheme, JobStatus, ModelVersion, Origin, Theme
 from moulin.triage.services import feedback_analyse
@@ -63,6 +64,38 @@ def test_bad_themes_get_the_field_to_fix(api_client, product_ops, body, field):
     assert field in {e["field"] for e in response.json()["errors"]}
 
 
+@pytest.mark.parametrize("field", ["name_en", "name_fr"])
+def test_a_null_name_is_refused_not_replaced_by_the_other_language(api_client, product_ops,
+                                                                   organisation, field):
+    """{"name_en": null} used to answer 200 and copy the French name into the English one."""
+    theme = make_theme(organisation, "Payment reminders", "Relances clients")
+    response = api_client(product_ops).patch(f"{API}/themes/{theme.pk}", {field: None})
+    assert response.status_code == 422, response.content
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    theme.refresh_from_db()
+    assert (theme.name_en, theme.name_fr) == ("Payment reminders", "Relances clients")
+    schema = api_client(product_ops).get(f"{API}/openapi.json").json()
+    patch = schema["components"]["schemas"]["ThemePatch"]["properties"][field]
+    assert patch["type"] == "string" and "anyOf" not in patch and "default" not in patch
+
+
+def test_merging_a_theme_twice_is_a_conflict_as_for_an_item(api_client, client_for,
+                                                             product_ops, organisation):
+    """A retried merge answered 400 where merging an item twice answers 409."""
+    sso = make_theme(organisation, "SSO")
+    access = make_theme(organisation, "Access rights")
+    api = api_client(product_ops)
+    assert api.post(f"{API}/themes/{sso.pk}/merge", {"into_id": access.pk}).status_code == 200
+    again = api.post(f"{API}/themes/{sso.pk}/merge", {"into_id": access.pk})
+    assert again.status_code == 409, again.content
+    assert again.json()["code"] == "conflict"
+    assert again.json()["message"] == "This theme is already merged into “Access rights”."
+    page = client_for(product_ops).post(reverse("triage:theme_merge", args=[sso.pk]),
+                                        {"into": access.pk})
+    assert page.status_code == 422
+    assert "This theme is already merged into “Access rights”." in page.content.decode()
+
+
 def test_duplicate_name_is_a_conflict(api_client, product_ops, organisation):
     make_theme(organisation, "Cash forecasting")
     response = api_client(product_ops).post(f"{API}/themes", {"name_en": "cash forecasting"})
@@ -109,6 +142,25 @@ def test_suggestions_accept_correct_remove_and_review(api_client, product_ops, o
     assert bad_rank.status_code == 422
     bad_decision = api.post(f"{API}/feedback/{item.pk}/triage/review", {"decision": "maybe"})
     assert bad_decision.status_code == 422
+
+
+def test_a_merged_themes_id_removes_the_theme_it_went_into_as_it_applies_it(
+        api_client, product_ops, organisation):
+    """An integration still holding the id of a merged theme: applying it gives the item the
+    theme it went into; removing it used to answer 200 and leave that theme on the item."""
+    from moulin.accounts.audit import CLI
+    from moulin.triage.services import theme_merge
+
+    sso = make_theme(organisation, "SSO")
+    access = make_theme(organisation, "Access rights")
+    theme_merge(actor=product_ops, origin=CLI, theme=sso, into=access)
+    item = receive(organisation, "Please support Okta single sign-on.")
+    api = api_client(product_ops)
+    applied = api.post(f"{API}/feedback/{item.pk}/themes", {"theme_id": sso.pk}).json()
+    assert [t["theme_id"] for t in applied["themes"]] == [access.pk]
+    removed = api.delete(f"{API}/feedback/{item.pk}/themes/{sso.pk}")
+    assert removed.status_code == 200 and removed.json()["themes"] == []
+    assert not FeedbackTheme.objects.filter(feedback=item).exists()
 
 
 def test_model_versions_retrain_and_roll_back(api_client, admin, organisation,

@@ -60,6 +60,9 @@ REPRESENTATIVES = 5
 # A new group sharing this share of its items with a dismissed cluster is not proposed again.
 DISMISSED_OVERLAP = 0.5
 OPEN_OUTCOMES = (Outcome.UNKNOWN, Outcome.SUGGESTED, Outcome.PENDING)
+# Statuses of items that left the inbox: never clustered, and no longer a group's once the
+# search has run (a merged duplicate counts for the item kept; an archived item is closed).
+CLOSED_STATUSES = (Status.ARCHIVED, Status.MERGED)
 # A cluster is shown as "mostly an existing theme" when at least this share of its items have
 # that theme as their top suggestion (items below the auto-apply threshold are candidates too,
 # so a group can be a known theme the model was not sure enough about).
@@ -140,7 +143,7 @@ def _candidates(organisation_id: int, weeks: int) -> _Candidates:
             .filter(organisation_id=organisation_id, embedder=embedder,
                     outcome__in=OPEN_OUTCOMES, feedback__received_at__gte=since,
                     feedback__merged_into__isnull=True, feedback__theme_links__isnull=True)
-            .exclude(feedback__status__in=[Status.ARCHIVED, Status.MERGED])
+            .exclude(feedback__status__in=CLOSED_STATUSES)
             .order_by("-feedback__received_at", "-feedback_id")
             .values_list("feedback_id", "feedback__title", "feedback__text", "vector")
             [:MAX_ITEMS])
@@ -296,6 +299,25 @@ def _open(cluster: EmergingCluster) -> EmergingCluster:
     return locked
 
 
+def _still_waiting(prefix: str = "") -> Q:
+    """Items of a group that are still its own: not merged into another item nor archived
+    since the search (``prefix`` reaches Feedback from another model, e.g. "feedback__")."""
+    return Q(**{f"{prefix}merged_into__isnull": True}) & \
+        ~Q(**{f"{prefix}status__in": CLOSED_STATUSES})
+
+
+def clusters_sizes(*, clusters: list[EmergingCluster]) -> dict[int, int]:
+    """How many items each cluster holds today (merged or archived since the search left out),
+    in one query for all."""
+    if not clusters:
+        return {}
+    return dict(EmergingCluster.items.through.objects
+                .filter(_still_waiting("feedback__"),
+                        emergingcluster_id__in=[cluster.pk for cluster in clusters])
+                .values_list("emergingcluster_id").annotate(n=Count("id"))
+                .values_list("emergingcluster_id", "n").order_by())
+
+
 def cluster_representatives(*, cluster: EmergingCluster) -> list[Feedback]:
     """The verbatims closest to the cluster's centre, in that order."""
     return clusters_representatives(clusters=[cluster])[cluster.pk]
@@ -314,16 +336,26 @@ def clusters_representatives(*, clusters: list[EmergingCluster]) -> dict[int, li
 
 
 def cluster_items_prefetch(limit: int) -> Prefetch:
-    """The ``limit`` most recent items of each cluster, with their customer, for a list of
-    clusters in one query (``cluster.recent_items``)."""
-    recent = Feedback.objects.select_related("customer").order_by("-received_at", "-id")
+    """The ``limit`` most recent items of each cluster still its own, with their customer, for
+    a list of clusters in one query (``cluster.recent_items``)."""
+    recent = (Feedback.objects.filter(_still_waiting()).select_related("customer")
+              .order_by("-received_at", "-id"))
     return Prefetch("items", queryset=recent[:limit], to_attr="recent_items")
+
+
+@dataclass
+class ClusterConverted:
+    """A cluster turned into a theme, or added to an existing one."""
+
+    theme: Theme
+    items: int  # items that got the theme (not those merged or archived since the search)
 
 
 @transaction.atomic
 def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
                     name_fr: str = "", description: str = "",
-                    product_area_id: int | None = None, origin: Origin = CLI) -> Theme:
+                    product_area_id: int | None = None, origin: Origin = CLI
+                    ) -> ClusterConverted:
     """Turn a cluster into a theme: its verbatims become the examples, its items get it."""
     from moulin.triage.services.taxonomy import ThemeInput, theme_create
 
@@ -338,12 +370,11 @@ def cluster_convert(*, actor: Member, cluster: EmergingCluster, name_en: str,
     theme = theme_create(actor=actor, origin=origin, data=ThemeInput(
         name_en=name_en, name_fr=name_fr, description=description, examples=examples,
         product_area_id=product_area_id))
-    item_ids = _give_items_the_theme(actor, cluster, theme)
+    added = _give_items_the_theme(actor, cluster, theme)
     audit_record(organisation=actor.organisation, actor=actor,
                  action="triage.cluster_converted", origin=origin, target=cluster,
-                 target_label=cluster.label,
-                 changes={"theme": theme.pk, "items": len(item_ids)})
-    return theme
+                 target_label=cluster.label, changes={"theme": theme.pk, "items": added})
+    return ClusterConverted(theme=theme, items=added)
 
 
 def _without_contact_details(text: str) -> str:
@@ -351,10 +382,13 @@ def _without_contact_details(text: str) -> str:
     return PHONE_NUMBER.sub(ERASED, EMAIL_ADDRESS.sub(ERASED, text))
 
 
-def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme) -> list[int]:
-    """Apply ``theme`` to the cluster's items and close the cluster as converted into it.
-    Each item that gets the theme is a label, as when a person applies it item by item."""
-    item_ids = list(cluster.items.filter(organisation_id=actor.organisation_id)
+def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme) -> int:
+    """Apply ``theme`` to the cluster's items and close the cluster as converted into it;
+    returns how many items got it. Each is a label, as when a person applies it item by item.
+    Items merged into another since the search are left out (the kept item stands for them,
+    with its own themes), and so are archived ones (closed: not relabelled)."""
+    item_ids = list(cluster.items.filter(_still_waiting(),
+                                         organisation_id=actor.organisation_id)
                     .values_list("pk", flat=True))
     already = set(FeedbackTheme.objects.filter(theme=theme, feedback_id__in=item_ids)
                   .values_list("feedback_id", flat=True))
@@ -370,12 +404,12 @@ def _give_items_the_theme(actor: Member, cluster: EmergingCluster, theme: Theme)
     cluster.state = EmergingCluster.State.CONVERTED
     cluster.theme = theme
     cluster.save(update_fields=["state", "theme", "updated_at"])
-    return item_ids
+    return len(new_links)
 
 
 @transaction.atomic
 def cluster_assign(*, actor: Member, cluster: EmergingCluster, theme_id: int,
-                   origin: Origin = CLI) -> Theme:
+                   origin: Origin = CLI) -> ClusterConverted:
     """Not a new theme after all: give the cluster's items an existing theme of the taxonomy."""
     from moulin.triage.services.taxonomy import theme_resolve, themes_by_id
 
@@ -387,12 +421,11 @@ def cluster_assign(*, actor: Member, cluster: EmergingCluster, theme_id: int,
         raise DomainError(_("Choose a theme of your taxonomy that is not archived."),
                           field="theme")
     cluster = _open(cluster)
-    item_ids = _give_items_the_theme(actor, cluster, theme)
+    added = _give_items_the_theme(actor, cluster, theme)
     audit_record(organisation=actor.organisation, actor=actor,
                  action="triage.cluster_assigned", origin=origin, target=cluster,
-                 target_label=cluster.label,
-                 changes={"theme": theme.pk, "items": len(item_ids)})
-    return theme
+                 target_label=cluster.label, changes={"theme": theme.pk, "items": added})
+    return ClusterConverted(theme=theme, items=added)
 
 
 @dataclass
@@ -401,7 +434,7 @@ class ThemeOverlap:
 
     theme: Theme
     items: int  # items whose top suggestion is this theme
-    size: int  # items in the cluster
+    size: int  # items in the cluster today (see `clusters_sizes`)
 
 
 def cluster_theme_overlap(*, cluster: EmergingCluster) -> ThemeOverlap | None:
@@ -416,32 +449,32 @@ def cluster_theme_overlaps(*, clusters: list[EmergingCluster]) -> dict[int, Them
 
     if not clusters:
         return {}
-    through = EmergingCluster.items.through
     ids = [cluster.pk for cluster in clusters]
-    sizes = dict(through.objects.filter(emergingcluster_id__in=ids)
-                 .values_list("emergingcluster_id").annotate(n=Count("id"))
-                 .values_list("emergingcluster_id", "n"))
+    sizes = clusters_sizes(clusters=clusters)
+    themes = themes_by_id(organisation_id=clusters[0].organisation_id)
     # Only items the model suggested a theme for, with some confidence: an "unknown" item's
-    # ranked list, or a cold-start model's weak guess, says nothing about the group.
+    # ranked list, or a cold-start model's weak guess, says nothing about the group. Each
+    # suggestion counts for the theme as it stands today: a theme and the one it was merged
+    # into are one theme.
     tops: dict[int, Counter] = {pk: Counter() for pk in ids}
     for cluster_id, entry in FeedbackAnalysis.objects.filter(
-            feedback__emerging_clusters__in=ids, outcome=Outcome.SUGGESTED).values_list(
-            "feedback__emerging_clusters", "suggestions"):
+            _still_waiting("feedback__"), feedback__emerging_clusters__in=ids,
+            outcome=Outcome.SUGGESTED).values_list("feedback__emerging_clusters",
+                                                   "suggestions"):
         if (isinstance(entry, list) and entry and isinstance(entry[0], dict)
                 and isinstance(entry[0].get("theme"), int)
                 and float(entry[0].get("confidence") or 0) >= OVERLAP_MIN_CONFIDENCE):
-            tops[cluster_id][entry[0]["theme"]] += 1
-    themes = themes_by_id(organisation_id=clusters[0].organisation_id)
+            theme = theme_resolve(entry[0]["theme"], themes)
+            if theme is not None and theme.archived_at is None:
+                tops[cluster_id][theme.pk] += 1
     found = {}
     for cluster_id, counts in tops.items():
         size = sizes.get(cluster_id, 0)
         if not counts or not size:
             continue
         theme_id, count = counts.most_common(1)[0]
-        theme = theme_resolve(theme_id, themes)
-        if count >= EXISTING_THEME_SHARE * size and theme is not None \
-                and theme.archived_at is None:
-            found[cluster_id] = ThemeOverlap(theme=theme, items=count, size=size)
+        if count >= EXISTING_THEME_SHARE * size:
+            found[cluster_id] = ThemeOverlap(theme=themes[theme_id], items=count, size=size)
     return found
 
 

@@ -1,6 +1,7 @@
 """Background jobs of the triage intelligence (backfill, clustering): one active job of a kind
 per organisation, progress reports that say the worker is alive, and the runs a stopped worker
-left behind (closed as failed, so that they can be started again)."""
+left behind (closed as failed, so that they can be started again). Model trainings follow the
+same rule (``training.model_versions_close_stalled``)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,15 @@ def job_active(*, organisation_id: int, kind: str) -> TriageJob | None:
                                        status=JobStatus.RUNNING,
                                        updated_at__lt=now - JOB_STALLED_AFTER)
     if stalled.exists():
-        # stored in the organisation's language, like the job's other messages
-        with translation.override(organisation_language(organisation_id)):
-            message = _("Stopped: the background worker had not reported for %(minutes)d "
-                        "minutes. Run it again.") % {
-                "minutes": int(JOB_STALLED_AFTER.total_seconds() // 60)}
         stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
-                       message=message)
+                       message=stalled_message(organisation_id))
     return (TriageJob.objects.filter(organisation_id=organisation_id, kind=kind,
                                      status__in=ACTIVE).order_by("-created_at", "-id").first())
+
+
+def stalled_message(organisation_id: int) -> str:
+    """Why a job or a training whose worker stopped reporting was closed as failed, in the
+    organisation's language (like the other messages stored on them)."""
+    with translation.override(organisation_language(organisation_id)):
+        return _("Stopped: the background worker had not reported for %(minutes)d minutes. "
+                 "Run it again.") % {"minutes": int(JOB_STALLED_AFTER.total_seconds() // 60)}

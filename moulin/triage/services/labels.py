@@ -127,8 +127,12 @@ def suggestion_accept(*, actor: Member, feedback: Feedback, rank: int = 1) -> Fe
 
 
 def feedback_theme_remove(*, actor: Member, feedback: Feedback, theme: Theme) -> bool:
-    """Take a theme off an item (a no-op when it was not there); True when one was removed."""
+    """Take a theme off an item (a no-op when it was not there); True when one was removed.
+    A merged theme stands for the theme it went into (its links moved there), as when
+    applying it."""
     _check(actor, feedback)
+    theme = theme_resolve(theme.pk, themes_by_id(organisation_id=actor.organisation_id)) \
+        or theme
     with transaction.atomic():
         before = _theme_names(feedback)
         removed, _detail = FeedbackTheme.objects.filter(feedback=feedback, theme=theme).delete()

@@ -197,12 +197,12 @@ def theme_merge(*, actor: Member, origin: Origin, theme: Theme, into: Theme) -> 
         locked = {row.pk: row for row in Theme.objects.select_for_update().filter(
             pk__in=[theme.pk, into.pk]).order_by("pk")}
         theme, into = locked[theme.pk], locked[into.pk]
+        if theme.merged_into_id:  # a state clash (409), as for an item merged twice
+            raise Conflict(_("This theme is already merged into “%(name)s”.")
+                           % {"name": theme.merged_into.name})
         if into.archived_at is not None:
             raise DomainError(_("“%s” is archived: restore it before merging into it.")
                               % into.name, field="into")
-        if theme.merged_into_id:
-            raise DomainError(_("This theme was already merged into “%s”.")
-                              % theme.merged_into.name)
         links = list(FeedbackTheme.objects.select_for_update().filter(theme=theme))
         already = set(FeedbackTheme.objects.filter(
             theme=into, feedback_id__in=[link.feedback_id for link in links])

@@ -32,6 +32,7 @@ from moulin.core.errors import Conflict, DomainError
 from moulin.customers.models import Contact
 from moulin.feedback.models import Feedback
 from moulin.triage.models import (
+    JOB_STALLED_AFTER,
     FeedbackAnalysis,
     FeedbackTheme,
     JobStatus,
@@ -45,6 +46,7 @@ from moulin.triage.services.analysis import (
     embed,
     text_for_analysis,
 )
+from moulin.triage.services.jobs import stalled_message
 from moulin.triage.services.settings import triage_settings_get
 from moulin.triage.vector_store import vector_from_bytes
 
@@ -165,6 +167,19 @@ def _split(labels: list[str], rng: random.Random) -> tuple[list[int], list[int]]
     return sorted(train), sorted(test)
 
 
+class _Abandoned(Exception):
+    """The training was closed as stalled while it worked (it was only slow): it stops and
+    leaves the version failed, as a stalled job does."""
+
+
+def _report(version_id: int, **fields) -> None:
+    """Write a running version's progress; each report moves ``updated_at``, which says the
+    worker is alive (``model_versions_close_stalled``)."""
+    if not ModelVersion.objects.filter(pk=version_id, status=JobStatus.RUNNING).update(
+            updated_at=timezone.now(), **fields):
+        raise _Abandoned
+
+
 class _Progress:
     """Writes a version's progress at most a few times a second (the page polls it)."""
 
@@ -173,14 +188,14 @@ class _Progress:
         self.offset = 0
         self.total = total
         self.last = 0.0
-        ModelVersion.objects.filter(pk=version_id).update(progress_done=0, progress_total=total)
+        _report(version_id, progress_done=0, progress_total=total)
 
     def step(self, done: int, *, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self.last > 0.25:
             self.last = now
-            ModelVersion.objects.filter(pk=self.version_id).update(
-                progress_done=min(self.total, done), progress_total=self.total)
+            _report(self.version_id, progress_done=min(self.total, done),
+                    progress_total=self.total)
 
     def callback(self, share: int):
         """A progress callback for one training run that counts for ``share`` steps."""
@@ -240,7 +255,7 @@ def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
 
     now = timezone.now()
     claimed = ModelVersion.objects.filter(pk=version_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=now, message="", progress_done=0)
+        status=JobStatus.RUNNING, started_at=now, updated_at=now, message="", progress_done=0)
     if not claimed:
         return None
     version = ModelVersion.objects.get(pk=version_id)
@@ -285,15 +300,29 @@ def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
                 "least %(minimum)d per theme on 2 themes are needed).",
                 len(labels)) % {"labels": len(labels), "minimum": 3}
         artefact = classifier.to_bytes()
+    except _Abandoned:
+        logger.warning("Training of version %s ended after it was closed as stalled",
+                       version_id)
+        version.refresh_from_db()
+        return version
     except Exception as error:
         logger.exception("triage training of version %s failed", version_id)
         message = error.message if isinstance(error, DomainError) else \
             _("Training failed: %s") % str(error)[:400]
-        ModelVersion.objects.filter(pk=version.pk).update(
-            status=JobStatus.FAILED, message=message[:500], finished_at=timezone.now())
+        ModelVersion.objects.filter(pk=version.pk, status=JobStatus.RUNNING).update(
+            status=JobStatus.FAILED, message=message[:500], finished_at=timezone.now(),
+            updated_at=timezone.now())
         version.refresh_from_db()
         return version
     with transaction.atomic():
+        # Closed as stalled meanwhile (locked: it cannot be closed from now on): it stays
+        # failed, and a retraining asked for since is not replaced by this one.
+        if not ModelVersion.objects.select_for_update().filter(
+                pk=version.pk, status=JobStatus.RUNNING).exists():
+            logger.warning("Training of version %s ended after it was closed as stalled",
+                           version_id)
+            version.refresh_from_db()
+            return version
         # Two workers may train two versions at once: one queued later that already finished
         # learned from a newer taxonomy and more labels. This one is kept (it can be activated
         # by hand) but does not replace it, nor count as the training of the labels since.
@@ -306,7 +335,8 @@ def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
         ModelVersion.objects.filter(pk=version.pk).update(
             status=JobStatus.DONE, is_active=not superseded, artefact=artefact,
             metrics=_json_safe(metrics), embedder=settings.embedder,
-            theme_count=len(themes), label_count=len(labels), finished_at=timezone.now())
+            theme_count=len(themes), label_count=len(labels), finished_at=timezone.now(),
+            updated_at=timezone.now())
         if not superseded:
             TriageSettings.objects.filter(pk=organisation_id).update(
                 labels_since_training=Greatest(F("labels_since_training") - labels_at_start,
@@ -342,6 +372,20 @@ def _json_safe(value):
     if value is None or isinstance(value, str | int | bool):
         return value
     return str(value)
+
+
+def model_versions_close_stalled(*, organisation_id: int) -> int:
+    """Close as failed the trainings whose worker stopped reporting ``JOB_STALLED_AFTER`` ago
+    (a deploy, a crash), which said "running" for ever; returns how many. Each is re-run like
+    any failed version (retrain). The same rule as the triage jobs (``jobs.job_active``)."""
+    now = timezone.now()
+    stalled = ModelVersion.objects.filter(organisation_id=organisation_id,
+                                          status=JobStatus.RUNNING,
+                                          updated_at__lt=now - JOB_STALLED_AFTER)
+    if not stalled.exists():
+        return 0
+    return stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
+                          message=stalled_message(organisation_id))
 
 
 def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> ModelVersion:

@@ -30,9 +30,10 @@ def _cards(clusters: list[EmergingCluster]) -> list[dict]:
     overlaps = emerging.cluster_theme_overlaps(
         clusters=[c for c in clusters if c.state == EmergingCluster.State.OPEN])
     representatives = emerging.clusters_representatives(clusters=clusters)
+    sizes = emerging.clusters_sizes(clusters=clusters)
     return [{"cluster": cluster,
              "representatives": representatives[cluster.pk],
-             "items": cluster.recent_items,
+             "items": cluster.recent_items, "size": sizes.get(cluster.pk, 0),
              "trend_max": max([w.get("count", 0) for w in cluster.weekly_counts
                                if isinstance(w, dict)] or [0]),
              "name": cluster.label, "errors": {},
@@ -132,7 +133,7 @@ def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = emerging.cluster_get(member=member, pk=pk)
     name = str(request.POST.get("name_en", ""))
     try:
-        theme = emerging.cluster_convert(
+        converted = emerging.cluster_convert(
             actor=member, cluster=cluster, name_en=name,
             name_fr=str(request.POST.get("name_fr", "")),
             description=str(request.POST.get("description", "")),
@@ -140,12 +141,12 @@ def emerging_convert(request: HttpRequest, pk: int) -> HttpResponse:
             origin=Origin.from_request(request))
     except DomainError as error:
         return _refused(request, cluster, {error.field or "name_en": error.message}, name=name)
-    # what the theme holds now (items deleted or merged since the run are not counted)
-    count = theme.feedback_links.count()
+    # the items that got it (not those deleted, merged or archived since the run)
     message = ngettext("Theme “%(name)s” created with %(count)d item.",
                        "Theme “%(name)s” created with %(count)d items.",
-                       count) % {"name": theme.name, "count": count}
-    return _done(request, cluster, message, theme)
+                       converted.items) % {"name": converted.theme.name,
+                                           "count": converted.items}
+    return _done(request, cluster, message, converted.theme)
 
 
 @policy.requires(MODULE, Action.CHANGE)
@@ -155,17 +156,17 @@ def emerging_assign(request: HttpRequest, pk: int) -> HttpResponse:
     member = request.member
     cluster = emerging.cluster_get(member=member, pk=pk)
     try:
-        theme = emerging.cluster_assign(
+        converted = emerging.cluster_assign(
             actor=member, cluster=cluster, theme_id=parsing.parse_id(request.POST.get("theme")),
             origin=Origin.from_request(request))
     except DomainError as error:
         return _refused(request, cluster, {error.field or "theme": error.message})
-    # the group's items now (items deleted since the run are not counted), as for a new theme
-    count = cluster.items.count()
+    # the items that got it, as for a new theme
     message = ngettext("%(count)d item added to the theme “%(name)s”.",
                        "%(count)d items added to the theme “%(name)s”.",
-                       count) % {"count": count, "name": theme.name}
-    return _done(request, cluster, message, theme)
+                       converted.items) % {"count": converted.items,
+                                           "name": converted.theme.name}
+    return _done(request, cluster, message, converted.theme)
 
 
 @policy.requires(MODULE, Action.CHANGE)

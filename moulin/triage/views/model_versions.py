@@ -71,6 +71,7 @@ VERSIONS_PER_PAGE = 50
 def _page_context(request: HttpRequest, form: TriageSettingsForm | None = None) -> dict:
     member = request.member
     settings = selectors.triage_settings(member=member)
+    services.model_versions_close_stalled(organisation_id=member.organisation_id)
     every = selectors.model_version_list(member=member)
     # 50 versions a page, newest first; ?before=N lists the ones older than vN
     before = parsing.parse_id(request.GET.get("before"))
@@ -108,6 +109,8 @@ def model_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = selectors.model_version_get(member=member, pk=pk)  # 404 first
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
+    if services.model_versions_close_stalled(organisation_id=member.organisation_id):
+        version.refresh_from_db()
     themes = selectors.themes_by_id(organisation_id=member.organisation_id)
     metrics = version.metrics or {}
     threshold = selectors.triage_settings(member=member).auto_apply_threshold
@@ -125,10 +128,13 @@ def model_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @policy.requires(MODULE, Action.VIEW)
 def model_version_progress(request: HttpRequest, pk: int) -> HttpResponse:
-    """The progress card of a training (htmx polls it every second until it ends)."""
+    """The progress card of a training (htmx polls it every second until it ends, or until its
+    worker is found stopped: then it is failed and can be run again)."""
     version = selectors.model_version_get(member=request.member, pk=pk)  # 404 first
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
+    if services.model_versions_close_stalled(organisation_id=request.member.organisation_id):
+        version.refresh_from_db()
     return render_form(request, "triage/_training_progress.html", {
         "version": version, "can_manage": policy.can(request.member, MODULE, Action.CHANGE)})
 

@@ -23,6 +23,8 @@ def _taxonomy_context(request: HttpRequest, form: ThemeForm | None = None) -> di
     member = request.member
     archived = request.GET.get("archived") == "1"
     can_manage = policy.can(member, MODULE, Action.CHANGE)
+    # a training whose worker stopped is not announced as "retraining" for ever
+    services.model_versions_close_stalled(organisation_id=member.organisation_id)
     return {
         "tree": selectors.taxonomy_tree(member=member, include_archived=archived),
         "show_archived": archived,
@@ -69,7 +71,7 @@ def _edit_context(request: HttpRequest, theme, form=None, merge_form=None) -> di
                                   organisation_id=member.organisation_id),
         "merge_form": merge_form or MergeForm(theme=theme),
         "merged_themes": theme.merged_themes.order_by("name_en"),
-        "item_count": theme.feedback_links.count(),
+        "item_count": selectors.theme_item_count(theme=theme),
     }
 
 

@@ -286,6 +286,55 @@ def test_emerging_theme_cards_keep_the_total_but_hide_each_customers_arr(
     assert "988,654 EUR" in shown and f"({SHOWN} EUR)" in shown
 
 
+def test_a_group_from_one_customer_does_not_show_its_arr(
+        client_for, api_client, organisation, without_customers, sales_viewer, initech, said):
+    """The total behind a group of one customer's items is that customer's ARR, beside its
+    name: the card and the API showed it to members who may not see customers."""
+    again = make_feedback(organisation, "Exports still time out", customer=initech)
+    job = TriageJob.objects.create(organisation=organisation, kind=TriageJob.Kind.CLUSTER)
+    cluster = EmergingCluster.objects.create(
+        organisation=organisation, job=job, label="exports", size=2, customer_count=1,
+        arr_total=ARR, arr_unconverted={"CHF": "1200"})
+    cluster.items.set([said["initech"], again])
+
+    hidden = client_for(without_customers).get(reverse("triage:emerging")).content.decode()
+    assert "Initech" in hidden and SHOWN not in hidden and "CHF" not in hidden
+    listed = api_client(without_customers, "read").get("/api/v1/triage/emerging").json()
+    assert listed["items"][0]["customer_count"] == 1
+    assert listed["items"][0]["arr_total"] is None
+    assert listed["items"][0]["arr_unconverted"] == {}
+
+    shown = client_for(sales_viewer).get(reverse("triage:emerging")).content.decode()
+    assert f"{SHOWN} EUR" in shown and "1,200 CHF" in shown
+    theirs = api_client(sales_viewer, "read").get("/api/v1/triage/emerging").json()
+    assert Decimal(str(theirs["items"][0]["arr_total"])) == ARR
+
+
+def test_a_features_linked_feedback_is_not_ordered_by_arr_without_customers(
+        client_for, organisation, pm, engineer, sales_viewer, said):
+    """Same importance: listed by customer ARR, the older Initech item came before the newer
+    Hooli one, telling whose account is bigger."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from moulin.features import services as feature_services
+    from tests.builders import make_feature
+
+    Feedback.objects.filter(pk=said["initech"].pk).update(
+        received_at=timezone.now() - timedelta(days=30))
+    feature = make_feature(pm, "Exports")
+    feature_services.feature_link_feedback(actor=pm, feature=feature,
+                                           feedback_items=[said["hooli"], said["initech"]])
+    url = reverse("features:feature_detail", args=[feature.pk])
+    newest_first = [said["hooli"].pk, said["initech"].pk]
+    page = client_for(engineer).get(url)
+    assert [link.feedback_id for link in page.context["links"]] == newest_first
+    assert [v["id"] for v in page.context["insights"].verbatims] == newest_first
+    page = client_for(sales_viewer).get(url)
+    assert [link.feedback_id for link in page.context["links"]] == newest_first[::-1]
+
+
 def test_similar_panel_hides_the_arr_behind_an_item_without_customers(
         client_for, organisation, without_customers, sales_viewer, initech, said):
     """An item and its merged duplicates usually come from one customer: the ARR behind them

@@ -233,6 +233,14 @@ def can_see_customer_data(member: PolicyMember | None) -> bool:
     return can(member, "customers", Action.VIEW)
 
 
+def can_see_customer_total(member: PolicyMember | None, customer_count: int) -> bool:
+    """True when ``member`` may see a figure summed over ``customer_count`` customers (the ARR
+    behind a group of feedback). A total over one customer is that customer's ARR: it follows
+    ``can_see_customer_data`` (as the similar-feedback panel, where one customer is the rule).
+    """
+    return customer_count != 1 or can_see_customer_data(member)
+
+
 # Why a filter or a sort on customers' business data was not applied (inbox, board, API).
 CUSTOMER_DATA_REFUSED = _("Filtering or sorting by customers' business data (ARR, plan, segment, "
                           "lifecycle) needs access to the Customers module.")

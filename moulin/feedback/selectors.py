@@ -240,8 +240,12 @@ def feedback_list(*, member: Member, filters: FeedbackFilters) -> QuerySet[Feedb
     if filters.tag:
         qs = qs.filter(tags__id__in=filters.tag).distinct()
     if filters.theme:
-        qs = qs.filter(pk__in=_triage_table("feedbacktheme").filter(
-            theme_id__in=filters.theme).values("feedback_id"))
+        # As the taxonomy and the insights count a theme's items: a duplicate merged into
+        # another item stands under the kept item's themes, not under its own.
+        with_theme = _triage_table("feedbacktheme").filter(
+            theme_id__in=filters.theme).values("feedback_id")
+        qs = qs.filter(Q(pk__in=with_theme, merged_into__isnull=True)
+                       | Q(merged_into_id__in=with_theme))
     if filters.outcome:
         analysed = _triage_table("feedbackanalysis")
         condition = Q(pk__in=analysed.filter(outcome__in=filters.outcome).values("feedback_id"))

@@ -145,11 +145,13 @@ class ClusterOut(Schema):
     weekly_counts: list[WeekCount]
     representative_ids: list[int]
     customer_count: int
-    arr_total: Decimal = Field(..., description="Their ARR, each customer once, in the "
-                                                "organisation's reporting currency at the run")
+    arr_total: Decimal | None = Field(
+        ..., description="Their ARR, each customer once, in the organisation's reporting "
+                         "currency at the run. Null when it is one customer's ARR and the "
+                         "caller may not view the Customers module.")
     arr_unconverted: dict[str, Decimal] = Field(
         ..., description="ARR of customers whose currency had no rate, per currency: never "
-                         "added to arr_total")
+                         "added to arr_total (empty when arr_total is withheld)")
     theme_id: int | None
     created_at: datetime
 
@@ -159,7 +161,15 @@ class ClusterOut(Schema):
                 for w in obj.weekly_counts if isinstance(w, dict)]
 
     @staticmethod
-    def resolve_arr_unconverted(obj: EmergingCluster) -> dict[str, Decimal]:
+    def resolve_arr_total(obj: EmergingCluster, context) -> Decimal | None:
+        if not policy.can_see_customer_total(context["request"].member, obj.customer_count):
+            return None
+        return obj.arr_total
+
+    @staticmethod
+    def resolve_arr_unconverted(obj: EmergingCluster, context) -> dict[str, Decimal]:
+        if not policy.can_see_customer_total(context["request"].member, obj.customer_count):
+            return {}
         stored = obj.arr_unconverted if isinstance(obj.arr_unconverted, dict) else {}
         return {str(code): Decimal(str(amount)) for code, amount in stored.items()}
 
@@ -186,7 +196,9 @@ def list_clusters(request: HttpRequest, query: Query[ClusterQuery],
 class JobOut(Schema):
     id: int
     kind: str
-    status: str
+    status: str = Field(..., description="queued, running, done or failed (a job whose worker "
+                                         "stopped reporting for 15 minutes is failed; run it "
+                                         "again)")
     progress_done: int
     progress_total: int
     message: str

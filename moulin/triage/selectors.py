@@ -187,6 +187,8 @@ def backfill_job_latest(*, member: Member) -> TriageJob | None:
 class TriageCounts:
     analysed: int
     not_analysed: int
+    # analysed by an embedding model the organisation no longer uses: the backfill redoes them
+    other_model: int
     to_review: int
     unknown: int
     automatic: int
@@ -198,7 +200,9 @@ def triage_counts(*, member: Member) -> TriageCounts:
     by_outcome = dict(analyses.values_list("outcome").annotate(n=Count("pk")).order_by())
     total = policy.scope(Feedback.objects.all(), member, MODULE).count()
     analysed = sum(by_outcome.values())
+    embedder = triage_settings_get(organisation_id=member.organisation_id).embedder
     return TriageCounts(analysed=analysed, not_analysed=max(0, total - analysed),
+                        other_model=analyses.exclude(embedder=embedder).count(),
                         to_review=by_outcome.get(Outcome.SUGGESTED, 0),
                         unknown=by_outcome.get(Outcome.UNKNOWN, 0),
                         automatic=by_outcome.get(Outcome.AUTOMATIC, 0))

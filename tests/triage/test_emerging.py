@@ -508,6 +508,25 @@ def test_a_search_whose_worker_stopped_can_be_run_again(organisation, client_for
     assert dead.status == JobStatus.FAILED and dead.message
 
 
+def test_polling_a_search_whose_worker_stopped_sees_it_fail(organisation, client_for,
+                                                          product_ops, api_client):
+    """A client polling GET /triage/jobs/{id} (or the page's progress card) was told "running"
+    for ever: the job is closed as failed when read, and says to run it again."""
+    dead = _stalled(TriageJob.objects.create(organisation=organisation,
+                                             kind=TriageJob.Kind.CLUSTER))
+    polled = api_client(product_ops).get(f"/api/v1/triage/jobs/{dead.pk}")
+    assert polled.status_code == 200
+    assert polled.json()["status"] == "failed"
+    assert "Run it again" in polled.json()["message"]
+    card = client_for(product_ops).get(reverse("triage:emerging_progress", args=[dead.pk]),
+                                       {"poll": "1"}, headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 1s"' not in card.content.decode()
+    alive = _stalled(TriageJob.objects.create(organisation=organisation,
+                                              kind=TriageJob.Kind.CLUSTER), minutes=1)
+    assert api_client(product_ops).get(
+        f"/api/v1/triage/jobs/{alive.pk}").json()["status"] == "running"
+
+
 def test_a_search_that_is_still_reporting_is_not_started_twice(organisation, product_ops):
     job = _stalled(TriageJob.objects.create(organisation=organisation,
                                             kind=TriageJob.Kind.CLUSTER), minutes=1)

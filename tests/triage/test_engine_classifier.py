@@ -369,3 +369,16 @@ def test_evaluate_files_keep_line_separators_inside_a_text(tmp_path):
     assert data.texts == ["Export fails\u2028since Monday", "Too expensive\u2029for us\nreally",
                           "Dark mode\x0cplease"]
     assert data.labels == ["export", "pricing", "ui"] and data.skipped == 0
+
+
+def test_the_auto_apply_accuracy_over_several_draws_counts_every_item_applied():
+    """A draw that applied 1 item (right) weighed as much as one that applied 90 (half
+    right): the average said 75 % right where 46 of 91 items were."""
+    draws = [[{"threshold": 0.9, "share": 0.01, "accuracy": 1.0}],
+             [{"threshold": 0.9, "share": 0.9, "accuracy": 0.5}],
+             [{"threshold": 0.9, "share": 0.0, "accuracy": None}]]
+    [level] = evaluation._mean_auto_apply(draws)
+    assert level["share"] == pytest.approx(0.3033, abs=1e-4)
+    assert level["accuracy"] == pytest.approx(46 / 91, abs=1e-4)
+    assert evaluation._mean_auto_apply([[{"threshold": 0.95, "share": 0.0,
+                                          "accuracy": None}]])[0]["accuracy"] is None

@@ -112,7 +112,8 @@ def test_period_and_product_area_filters(product_ops, fixture):
     assert set(by_name(security)) == {"Single sign-on"}
 
 
-def test_the_taxonomy_counts_items_as_the_insights_do(client_for, product_ops, fixture):
+def test_the_taxonomy_counts_items_as_the_insights_do(client_for, api_client, product_ops,
+                                                       fixture):
     """Hooli's duplicate, merged into an Initech item about slow exports, counts for slow
     exports on both pages; its own "Single sign-on" link counts nowhere (the taxonomy page and
     the theme's page used to count it there, not for slow exports)."""
@@ -126,6 +127,11 @@ def test_the_taxonomy_counts_items_as_the_insights_do(client_for, product_ops, f
                                                  fixture["sso"].pk: 2}
     theme_page = client.get(reverse("triage:theme_edit", args=[fixture["sso"].pk]))
     assert "2 feedback items under this theme." in theme_page.content.decode()
+    # each count links to the inbox filtered by the theme: the same items are listed there
+    for theme in (fixture["exports"], fixture["sso"]):
+        listed = api_client(product_ops, "read").get("/api/v1/feedback", theme=theme.pk,
+                                                      limit=200).json()["items"]
+        assert len(listed) == taxonomy_counts[theme.pk]
 
 
 def test_insights_page(client_for, sales_viewer, fixture):

@@ -233,6 +233,29 @@ def test_backfill_analyses_existing_feedback_with_progress(client_for, admin, or
     assert f"{len(items)} of {len(items)} items analysed" in body
 
 
+def test_items_of_an_earlier_embedding_model_can_be_analysed_again(
+        client_for, admin, organisation, themes, django_capture_on_commit_callbacks):
+    """After a change of embedding model whose backfill stopped half-way, every item had an
+    analysis (by the old model): the page said "Every item has been analysed." and offered no
+    button to finish the job."""
+    items = [receive(organisation, text) for text in LABELLED["forecast"]]
+    client = client_for(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("triage:backfill"))
+    current = FeedbackAnalysis.objects.get(feedback=items[0]).embedder
+    FeedbackAnalysis.objects.filter(feedback__in=items[:2]).update(embedder="old-model")
+    body = client.get(reverse("triage:model_versions")).content.decode()
+    assert "Every item has been analysed." not in body
+    assert "2 items were analysed by another embedding model than the current one." in body
+    assert "Analyse existing feedback" in body
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("triage:backfill"))
+    assert set(FeedbackAnalysis.objects.filter(feedback__in=items)
+               .values_list("embedder", flat=True)) == {current}
+    body = client.get(reverse("triage:model_versions")).content.decode()
+    assert "Every item has been analysed." in body and "Analyse existing feedback" not in body
+
+
 def test_only_managers_retrain_roll_back_and_change_settings(client_for, cs_contributor,
                                                              sales_viewer, outsider,
                                                              organisation, themes):

@@ -14,3 +14,12 @@ def can_see_customer_data(member) -> bool:
     if not hasattr(member, "organisation_id"):  # no member in the context: deny
         return False
     return policy.can_see_customer_data(member)
+
+
+@register.filter
+def can_see_customer_total(member, customer_count) -> bool:
+    """``{% if request.member|can_see_customer_total:cluster.customer_count %}`` → a total
+    over these customers may show (not one customer's ARR to a member who may not see it)."""
+    if not hasattr(member, "organisation_id"):
+        return False
+    return policy.can_see_customer_total(member, int(customer_count or 0))

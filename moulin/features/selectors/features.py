@@ -74,16 +74,22 @@ def feature_tree(*, member: Member, filters=None) -> list[TreeArea]:
     return sorted(areas.values(), key=lambda a: (a.area is None, str(a.area or "")))
 
 
+def linked_feedback_order(member: Member) -> tuple[str, ...]:
+    """Most important first, then highest customer ARR first for members who may see customers'
+    business data (for the others, newest first: an order by ARR would tell whose is higher)."""
+    by_arr = ("-feedback__customer_arr",) if policy.can_see_customer_data(member) else ()
+    return ("importance_order", *by_arr, "-feedback__received_at", "id")
+
+
 def feature_links(*, member: Member, feature: Feature) -> QuerySet[FeedbackLink]:
-    """The feedback linked to a feature, most important and highest ARR first. Empty for a
-    member who may not see feedback."""
+    """The feedback linked to a feature, in ``linked_feedback_order``. Empty for a member who
+    may not see feedback."""
     if not policy.can(member, "feedback", Action.VIEW):
         return FeedbackLink.objects.none()
     return (FeedbackLink.objects.filter(feature=feature, organisation_id=member.organisation_id)
             .select_related("feedback__customer", "feedback__contact", "created_by__user")
             .annotate(importance_order=IMPORTANCE_ORDER)
-            .order_by("importance_order", "-feedback__customer_arr", "-feedback__received_at",
-                      "id"))
+            .order_by(*linked_feedback_order(member)))
 
 
 @dataclass

@@ -22,7 +22,7 @@ from moulin.core.policy import Action
 from moulin.customers.models import Contact, Customer, Lifecycle, Segment
 from moulin.features.models import Feature, FeedbackLink
 from moulin.features.selectors.board import board_position
-from moulin.features.selectors.features import IMPORTANCE_ORDER
+from moulin.features.selectors.features import IMPORTANCE_ORDER, linked_feedback_order
 from moulin.features.services.demand import currency_rates
 from moulin.feedback.models import Feedback
 
@@ -145,8 +145,7 @@ def feature_insights(*, member: Member, feature: Feature, now: datetime | None =
         links = (FeedbackLink.objects.filter(feature=feature)
                  .select_related("feedback__customer", "feedback__contact")
                  .annotate(importance_order=IMPORTANCE_ORDER)
-                 .order_by("importance_order", "-feedback__customer_arr",
-                           "-feedback__received_at", "id")[:verbatim_limit])
+                 .order_by(*linked_feedback_order(member))[:verbatim_limit])
         for link in links:
             item = link.feedback
             insights.verbatims.append({

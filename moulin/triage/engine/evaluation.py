@@ -144,15 +144,20 @@ def tfidf_baseline(train_texts: Sequence[str], train_labels: Sequence[str],
 
 
 def _mean_auto_apply(draws: list[list[dict]]) -> list[dict]:
-    """The auto-apply figures of several draws, averaged threshold by threshold (the accuracy
-    over the draws where something would be applied)."""
+    """The auto-apply figures of several draws (each on the same test set), threshold by
+    threshold: the mean share applied, and the accuracy over all the items applied in every
+    draw (each draw weighted by how many it applied: one applying 1 item does not count as
+    much as one applying 1,000)."""
     figures = []
     for levels in zip(*draws, strict=True):
-        accuracies = [level["accuracy"] for level in levels if level["accuracy"] is not None]
+        applied = [(level["share"], level["accuracy"]) for level in levels
+                   if level["accuracy"] is not None and level["share"] > 0]
+        weight = sum(share for share, _accuracy in applied)
         figures.append({
             "threshold": levels[0]["threshold"],
             "share": round(float(statistics.mean(level["share"] for level in levels)), 4),
-            "accuracy": round(float(statistics.mean(accuracies)), 4) if accuracies else None})
+            "accuracy": round(sum(share * accuracy for share, accuracy in applied) / weight, 4)
+            if weight else None})
     return figures
 
 

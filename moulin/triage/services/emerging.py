@@ -47,7 +47,7 @@ from moulin.triage.models import (
 )
 from moulin.triage.models import Origin as LinkOrigin
 from moulin.triage.services.currency import Rates, ReportedArr, arr_reported, currency_rates
-from moulin.triage.services.jobs import job_active, job_report
+from moulin.triage.services.jobs import job_active, job_report, jobs_close_stalled
 from moulin.triage.services.training import labels_counted
 
 logger = logging.getLogger(__name__)
@@ -560,6 +560,12 @@ def cluster_job_latest(*, member: Member) -> TriageJob | None:
 
 
 def cluster_job_get(*, member: Member, pk: int) -> TriageJob:
-    """One clustering run of the member's organisation (404 otherwise)."""
-    return get_object_or_404(TriageJob, pk=pk, organisation_id=member.organisation_id,
-                             kind=TriageJob.Kind.CLUSTER)
+    """One clustering run of the member's organisation (404 otherwise), as it stands: a run
+    whose worker stopped reporting is closed as failed first (``jobs_close_stalled``), so that
+    a page or a client polling it sees it end and can run it again."""
+    job = get_object_or_404(TriageJob, pk=pk, organisation_id=member.organisation_id,
+                            kind=TriageJob.Kind.CLUSTER)
+    if job.status == JobStatus.RUNNING and jobs_close_stalled(
+            organisation_id=member.organisation_id, kind=TriageJob.Kind.CLUSTER):
+        job.refresh_from_db()
+    return job

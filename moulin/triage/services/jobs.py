@@ -21,16 +21,24 @@ def job_report(job_id: int, **fields) -> bool:
         updated_at=timezone.now(), **fields))
 
 
-def job_active(*, organisation_id: int, kind: str) -> TriageJob | None:
-    """The organisation's queued or running job of ``kind``. A running one whose worker stopped
-    reporting ``JOB_STALLED_AFTER`` ago is closed as failed first: it no longer blocks a run."""
+def jobs_close_stalled(*, organisation_id: int, kind: str) -> int:
+    """Close as failed the running jobs of ``kind`` whose worker stopped reporting
+    ``JOB_STALLED_AFTER`` ago (a deploy, a crash); returns how many. Called before a job is
+    shown or polled, so that nobody waits for ever on a job no worker runs."""
     now = timezone.now()
     stalled = TriageJob.objects.filter(organisation_id=organisation_id, kind=kind,
                                        status=JobStatus.RUNNING,
                                        updated_at__lt=now - JOB_STALLED_AFTER)
-    if stalled.exists():
-        stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
-                       message=stalled_message(organisation_id))
+    if not stalled.exists():
+        return 0
+    return stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
+                          message=stalled_message(organisation_id))
+
+
+def job_active(*, organisation_id: int, kind: str) -> TriageJob | None:
+    """The organisation's queued or running job of ``kind``. A running one whose worker stopped
+    reporting ``JOB_STALLED_AFTER`` ago is closed as failed first: it no longer blocks a run."""
+    jobs_close_stalled(organisation_id=organisation_id, kind=kind)
     return (TriageJob.objects.filter(organisation_id=organisation_id, kind=kind,
                                      status__in=ACTIVE).order_by("-created_at", "-id").first())
 

@@ -490,3 +490,38 @@ def test_a_slow_training_closed_as_stopped_stays_failed_when_it_ends(organisatio
     assert not finished.is_active
     active.refresh_from_db()
     assert active.is_active
+
+
+def test_a_long_re_embedding_of_the_labels_keeps_the_training_alive(organisation, admin,
+                                                                   themes, monkeypatch):
+    """After a change of embedding model a training first embeds every labelled text again:
+    minutes for a big team on the slower model, with no word from the worker. Closed as
+    stalled meanwhile, the healthy training failed; it now says it is alive between chunks."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from moulin.triage.services import model_train, model_versions_close_stalled, training
+
+    for key in ("bank_sync", "forecast"):
+        label(organisation, admin, themes[key], LABELLED[key])
+    FeedbackAnalysis.objects.filter(organisation=organisation).update(embedder="old-model")
+    version = model_retrain_request(organisation_id=organisation.pk, actor=admin)
+    real_embed = training.embed
+    closed = []
+
+    def slow_embed(name, texts):
+        # a watcher (a page, the API) looks in while the worker embeds a chunk of 20 minutes
+        closed.append(model_versions_close_stalled(organisation_id=organisation.pk))
+        vectors = real_embed(name, texts)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            updated_at=timezone.now() - timedelta(minutes=20))
+        return vectors
+
+    monkeypatch.setattr(training, "EMBED_CHUNK", 5)
+    monkeypatch.setattr(training, "embed", slow_embed)
+    finished = model_train(version_id=version.pk)
+    assert len(closed) == 4  # 16 texts in chunks of 5
+    assert closed == [0, 0, 0, 0]
+    assert finished.status == JobStatus.DONE and finished.is_active
+    assert finished.label_count == 16

@@ -16,6 +16,7 @@ import random
 import time
 import warnings
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -115,9 +116,27 @@ def _seed_examples(themes: list[Theme]) -> dict[str, list[str]]:
     return seeds
 
 
-def _labelled(organisation_id: int, themes: list[Theme], embedder_name: str
+# Texts embedded per call when labelled feedback has no stored vector of the current model
+# (after a change of embedding model): the worker reports between calls that it is alive.
+EMBED_CHUNK = 1000
+
+
+def _embed_reporting(embedder_name: str, texts: list[str],
+                     alive: Callable[[], None]) -> np.ndarray:
+    """``embed`` in chunks, calling ``alive`` after each: re-embedding 100,000 labels on the
+    slower model takes minutes, and a training silent for 15 minutes is closed as stalled."""
+    chunks = []
+    for start in range(0, len(texts), EMBED_CHUNK):
+        chunks.append(embed(embedder_name, texts[start:start + EMBED_CHUNK]))
+        alive()
+    return np.vstack(chunks)
+
+
+def _labelled(organisation_id: int, themes: list[Theme], embedder_name: str,
+              alive: Callable[[], None] = lambda: None
               ) -> tuple[list[str], list[str], np.ndarray | None]:
-    """(texts, labels, embeddings) of the feedback people put under an active theme."""
+    """(texts, labels, embeddings) of the feedback people put under an active theme;
+    ``alive`` is called as the work goes (see ``_embed_reporting``)."""
     active = {t.pk for t in themes}
     pairs = list(FeedbackTheme.objects.filter(
         organisation_id=organisation_id, origin__in=HUMAN_ORIGINS, theme_id__in=active)
@@ -138,15 +157,16 @@ def _labelled(organisation_id: int, themes: list[Theme], embedder_name: str
             vector = vector_from_bytes(raw)
             if vector is not None:
                 vectors[pk] = vector
+        alive()
     missing = [pk for pk in ids if pk in texts and pk not in vectors]
     if missing:
-        for pk, vector in zip(missing, embed(embedder_name, [texts[pk] for pk in missing]),
-                              strict=True):
+        for pk, vector in zip(missing, _embed_reporting(
+                embedder_name, [texts[pk] for pk in missing], alive), strict=True):
             vectors[pk] = vector
     pairs = [(f, t) for f, t in pairs if f in texts]
     dims = {vectors[f].shape[0] for f, _t in pairs}
     if len(dims) > 1:  # vectors from another model version of the embedder: re-embed all
-        fresh = embed(embedder_name, [texts[f] for f, _t in pairs])
+        fresh = _embed_reporting(embedder_name, [texts[f] for f, _t in pairs], alive)
         return [texts[f] for f, _t in pairs], [str(t) for _f, t in pairs], fresh
     matrix = np.vstack([vectors[f] for f, _t in pairs]).astype(np.float32) if pairs else None
     return [texts[f] for f, _t in pairs], [str(t) for _f, t in pairs], matrix
@@ -270,7 +290,8 @@ def _model_train(*, version_id: int, refresh: bool) -> ModelVersion | None:
                                   "taxonomy first."))
         embedder = get_embedder(settings.embedder)
         seeds = _seed_examples(themes)
-        texts, labels, matrix = _labelled(organisation_id, themes, settings.embedder)
+        texts, labels, matrix = _labelled(organisation_id, themes, settings.embedder,
+                                          alive=lambda: _report(version.pk))
         train_idx, test_idx = _split(labels, random.Random(SEED))
         evaluate_first = len(test_idx) >= MIN_HELD_OUT and len(set(labels)) >= 2
         progress = _Progress(version.pk, 200 if evaluate_first else 100)

@@ -139,7 +139,9 @@ class ClusterOut(Schema):
     id: int
     label: str
     keywords: list[str]
-    size: int
+    size: int = Field(..., description="Items of the group today: those merged into another "
+                                       "item or archived since the search are left out (the "
+                                       "list is ordered by the size at the search)")
     cohesion: float
     state: str
     weekly_counts: list[WeekCount]
@@ -159,6 +161,10 @@ class ClusterOut(Schema):
     def resolve_weekly_counts(obj: EmergingCluster) -> list[dict]:
         return [{"week": str(w.get("week", "")), "count": int(w.get("count", 0))}
                 for w in obj.weekly_counts if isinstance(w, dict)]
+
+    @staticmethod
+    def resolve_size(obj: EmergingCluster) -> int:
+        return emerging.cluster_size_now(obj)
 
     @staticmethod
     def resolve_arr_total(obj: EmergingCluster, context) -> Decimal | None:

@@ -595,7 +595,7 @@ def _merged_and_archived_since_the_search(organisation, product_ops, cs_contribu
 
 
 def test_items_merged_or_archived_since_the_search_do_not_get_the_new_theme(
-        organisation, client_for, product_ops, cs_contributor):
+        organisation, client_for, api_client, product_ops, cs_contributor):
     """A duplicate merged after the search counts for the item kept (it carries no theme of its
     own) and an archived item is not relabelled: the card, "Create the theme" and its message
     count the items still waiting (they used to give the theme to all six)."""
@@ -606,6 +606,9 @@ def test_items_merged_or_archived_since_the_search_do_not_get_the_new_theme(
     assert '<dd class="cluster-size">3</dd>' in page.content.decode()
     card = next(c for c in page.context["cards"] if c["cluster"].pk == cluster.pk)
     assert {item.pk for item in card["items"]} == waiting  # "All 3 items"
+    # the API says the same as the card (it gave the size at the search: 6)
+    listed = api_client(product_ops).get("/api/v1/triage/emerging").json()["items"]
+    assert [c["size"] for c in listed if c["id"] == cluster.pk] == [3]
 
     response = client.post(reverse("triage:emerging_convert", args=[cluster.pk]),
                            {"name_en": "Dark mode"}, headers={"HX-Request": "true"})

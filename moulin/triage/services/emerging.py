@@ -20,8 +20,8 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncWeek
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -306,6 +306,14 @@ def _still_waiting(prefix: str = "") -> Q:
         ~Q(**{f"{prefix}status__in": CLOSED_STATUSES})
 
 
+def cluster_size_now(cluster: EmergingCluster) -> int:
+    """How many items ``cluster`` holds today (see ``clusters_sizes``); read from the
+    ``size_now`` annotation of ``cluster_list`` when there is one."""
+    if hasattr(cluster, "size_now"):
+        return cluster.size_now
+    return clusters_sizes(clusters=[cluster]).get(cluster.pk, 0)
+
+
 def clusters_sizes(*, clusters: list[EmergingCluster]) -> dict[int, int]:
     """How many items each cluster holds today (merged or archived since the search left out),
     in one query for all."""
@@ -542,9 +550,15 @@ def clusters_scrub_personal_data(*, organisation_id: int, needles: list[str],
 # --- Reading -----------------------------------------------------------------------------------
 
 def cluster_list(*, member: Member, state: str = EmergingCluster.State.OPEN):
-    """The organisation's clusters in a state, biggest first."""
+    """The organisation's clusters in a state, biggest at the search first, each with
+    ``size_now``: its items today (merged or archived since the search left out)."""
+    still = (EmergingCluster.items.through.objects
+             .filter(_still_waiting("feedback__"), emergingcluster_id=OuterRef("pk"))
+             .values("emergingcluster_id").annotate(n=Count("id")).values("n"))
     return (EmergingCluster.objects.filter(organisation_id=member.organisation_id, state=state)
-            .select_related("theme").order_by("-size", "id"))
+            .select_related("theme")
+            .annotate(size_now=Coalesce(Subquery(still), Value(0)))
+            .order_by("-size", "id"))
 
 
 def cluster_get(*, member: Member, pk: int) -> EmergingCluster:

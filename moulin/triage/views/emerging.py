@@ -30,10 +30,9 @@ def _cards(clusters: list[EmergingCluster]) -> list[dict]:
     overlaps = emerging.cluster_theme_overlaps(
         clusters=[c for c in clusters if c.state == EmergingCluster.State.OPEN])
     representatives = emerging.clusters_representatives(clusters=clusters)
-    sizes = emerging.clusters_sizes(clusters=clusters)
     return [{"cluster": cluster,
              "representatives": representatives[cluster.pk],
-             "items": cluster.recent_items, "size": sizes.get(cluster.pk, 0),
+             "items": cluster.recent_items, "size": emerging.cluster_size_now(cluster),
              "trend_max": max([w.get("count", 0) for w in cluster.weekly_counts
                                if isinstance(w, dict)] or [0]),
              "name": cluster.label, "errors": {},

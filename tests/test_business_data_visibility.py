@@ -310,6 +310,39 @@ def test_a_group_from_one_customer_does_not_show_its_arr(
     assert Decimal(str(theirs["items"][0]["arr_total"])) == ARR
 
 
+def test_a_theme_of_one_customer_does_not_show_its_arr_or_segment_on_insights(
+        client_for, api_client, organisation, without_customers, sales_viewer, said):
+    """A theme only Initech asked for: its ARR and segment split on Insights were Initech's,
+    and the inbox filtered by the theme names Initech."""
+    from moulin.triage.models import FeedbackTheme
+    from tests.builders import make_theme
+
+    alone = make_theme(organisation, "Exports")
+    shared = make_theme(organisation, "Dark mode")
+    FeedbackTheme.objects.create(organisation=organisation, feedback=said["initech"],
+                                 theme=alone)
+    for item in said.values():
+        FeedbackTheme.objects.create(organisation=organisation, feedback=item, theme=shared)
+
+    page = client_for(without_customers).get(reverse("triage:insights"), {"weeks": 52})
+    rows = {t.name: t for t in page.context["data"].themes}
+    assert rows["Exports"].customers == 1 and rows["Dark mode"].customers == 2
+    body = page.content.decode()
+    assert SHOWN not in body  # Initech's ARR
+    assert "988,654" in body  # two customers' total: prioritisation data, kept
+    answer = api_client(without_customers, "read").get("/api/v1/triage/insights",
+                                                       weeks=52).json()
+    themes = {t["name"]: t for t in answer["themes"]}
+    assert themes["Exports"]["arr"] is None and themes["Exports"]["segments"] == []
+    assert Decimal(str(themes["Dark mode"]["arr"])) == ARR + Decimal("1000")
+    assert {s["segment"] for s in themes["Dark mode"]["segments"]} == {SEGMENT, "Small"}
+
+    shown = client_for(sales_viewer).get(reverse("triage:insights"), {"weeks": 52})
+    assert SHOWN in shown.content.decode()
+    theirs = api_client(sales_viewer, "read").get("/api/v1/triage/insights", weeks=52).json()
+    assert Decimal(str({t["name"]: t for t in theirs["themes"]}["Exports"]["arr"])) == ARR
+
+
 def test_a_features_linked_feedback_is_not_ordered_by_arr_without_customers(
         client_for, organisation, pm, engineer, sales_viewer, said):
     """Same importance: listed by customer ARR, the older Initech item came before the newer

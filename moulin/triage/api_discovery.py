@@ -307,8 +307,10 @@ class ThemeInsightOut(Schema):
     name: str
     items: int
     customers: int
-    arr: Decimal = Field(..., description="Their ARR, each customer once, in the "
-                                          "organisation's reporting currency")
+    arr: Decimal | None = Field(
+        ..., description="Their ARR, each customer once, in the organisation's reporting "
+                         "currency. Null (and segments empty) when it is one customer's and "
+                         "the caller may not view the Customers module.")
     arr_unconverted: dict[str, Decimal] = Field(
         ..., description="ARR of customers whose currency has no rate, per currency: never "
                          "added to arr")
@@ -320,6 +322,24 @@ class ThemeInsightOut(Schema):
     change: float | None = Field(..., description="% change of the weekly rate (null: none "
                                                   "before)")
     segments: list[SegmentOut]
+
+    @staticmethod
+    def resolve_arr(obj, context) -> Decimal | None:
+        return obj.arr if _total_shown(obj, context) else None
+
+    @staticmethod
+    def resolve_arr_unconverted(obj, context) -> dict[str, Decimal]:
+        return obj.arr_unconverted if _total_shown(obj, context) else {}
+
+    @staticmethod
+    def resolve_segments(obj, context) -> list:
+        return obj.segments if _total_shown(obj, context) else []
+
+
+def _total_shown(theme: selectors_insights.ThemeInsight, context) -> bool:
+    """A theme's ARR and segment split, unless they are one customer's and the caller may not
+    see customers' business data (``policy.can_see_customer_total``)."""
+    return policy.can_see_customer_total(context["request"].member, theme.customers)
 
 
 class SeriesOut(Schema):

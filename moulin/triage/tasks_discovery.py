@@ -3,10 +3,8 @@ Each task takes ids, reloads the rows and calls a service; running one twice is 
 
 from __future__ import annotations
 
-from django.utils import translation
 from django_tasks import task
 
-from moulin.accounts.selectors import organisation_language
 from moulin.triage.services import emerging
 
 
@@ -17,7 +15,5 @@ def emerging_themes_find(job_id: int) -> dict:
     job = emerging.cluster_job_claim(job_id=job_id)
     if job is None:
         return {"job_id": job_id, "claimed": False}
-    # the job's message and the groups' fallback names are stored in the organisation's language
-    with translation.override(organisation_language(job.organisation_id)):
-        job = emerging.cluster_job_run(job=job)
+    job = emerging.cluster_job_run(job=job)
     return {"job_id": job_id, "claimed": True, "status": job.status, "message": job.message}

@@ -657,3 +657,16 @@ def test_a_group_suggested_a_theme_and_the_theme_merged_into_it_is_that_theme(
     overlap = emerging.cluster_theme_overlap(cluster=cluster)
     assert overlap is not None
     assert (overlap.theme, overlap.items, overlap.size) == (display, 4, 6)
+
+
+def test_a_search_run_outside_the_task_speaks_the_organisations_language(organisation):
+    """The demo and a shell run the search directly, in the server's language (French by
+    default): an English organisation got "0 thème émergent trouvé." on its page."""
+    from django.utils import translation
+
+    job = emerging.cluster_job_claim(job_id=TriageJob.objects.create(
+        organisation=organisation, kind=TriageJob.Kind.CLUSTER).pk)
+    with translation.override("fr"):
+        finished = emerging.cluster_job_run(job=job)
+    assert finished.status == JobStatus.DONE
+    assert finished.message.startswith("0 emerging themes found.")

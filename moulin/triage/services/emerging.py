@@ -23,12 +23,13 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncWeek
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from moulin.accounts.audit import CLI, Origin, audit_record
 from moulin.accounts.models import Member
+from moulin.accounts.selectors import organisation_language
 from moulin.core import parsing
 from moulin.core.errors import Conflict, DomainError
 from moulin.customers.models import Customer
@@ -217,7 +218,14 @@ def _dismissed_item_sets(organisation_id: int) -> list[set[int]]:
 
 
 def cluster_job_run(*, job: TriageJob) -> TriageJob:
-    """Cluster the candidates and store the groups; a failure is recorded on the job."""
+    """Cluster the candidates and store the groups; a failure is recorded on the job. The
+    job's message and the groups' fallback names are stored in the organisation's language,
+    whoever runs it (the task, the demo, a shell)."""
+    with translation.override(organisation_language(job.organisation_id)):
+        return _cluster_job_run(job)
+
+
+def _cluster_job_run(job: TriageJob) -> TriageJob:
     from moulin.triage.engine.clustering import find_clusters  # scikit-learn: loaded on use
 
     try:

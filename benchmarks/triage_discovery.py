@@ -1,12 +1,16 @@
 """Duplicates, emerging themes and insights at scale (issue 4): the per-organisation neighbour
 index kept in memory (first load, unchanged check, incremental refresh), "similar feedback" for
-a stored item and for a typed text, the insights selector, and one clustering run.
+a stored item and for a typed text, the insights selector, the taxonomy's item counts and the
+inbox filtered by a theme (both counting a merged duplicate under the kept item's themes; the
+former rule, a theme's own links, is run beside them for the ratio), one clustering run and the
+emerging-themes list with each group's size today.
 
     .venv/bin/python benchmarks/triage_discovery.py --rows 100000
     DATABASE_URL=postgres://… .venv/bin/python benchmarks/triage_discovery.py --rows 100000
 
 Vectors are random unit vectors (the index cost does not depend on what they mean); themes,
-customers, segments and sentiment are spread at random over the items.
+customers, segments and sentiment are spread at random over the items; 5 % of the items are
+duplicates merged into another one.
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ def generate(rows: int, customers: int, seed: int):
         FeedbackTheme.objects.bulk_create([
             FeedbackTheme(organisation=org, feedback=item, theme=rng.choice(themes))
             for item in items if rng.random() < 0.7], batch_size=5000, ignore_conflicts=True)
+        # 5 % merged into another item of the chunk (one level: kept items are not merged)
+        duplicates = [item for item in items[count // 2:] if rng.random() < 0.1]
+        kept = items[:count // 2]
+        for item in duplicates:
+            item.merged_into_id, item.status = rng.choice(kept).pk, "merged"
+        Feedback.objects.bulk_update(duplicates, ["merged_into", "status"], batch_size=5000)
     print(f"generated {rows:,} items with vectors in {time.perf_counter() - started:.1f} s")
     return org, member
 
@@ -96,9 +106,18 @@ def main() -> None:
     args = parser.parse_args()
     vendor = setup_django()
 
+    from django.db.models import Count
+
+    from moulin.feedback import selectors as feedback_selectors
     from moulin.feedback.models import Feedback
-    from moulin.triage import selectors_insights, vector_store
-    from moulin.triage.models import FeedbackAnalysis, TriageJob
+    from moulin.triage import selectors, selectors_insights, vector_store
+    from moulin.triage.models import (
+        EmergingCluster,
+        FeedbackAnalysis,
+        FeedbackTheme,
+        Theme,
+        TriageJob,
+    )
     from moulin.triage.services import duplicates, emerging
 
     org, member = generate(args.rows, args.customers, args.seed)
@@ -139,12 +158,44 @@ def main() -> None:
                          max(3, args.repeat // 5))
         print(f"insights, {weeks:2d} weeks:              p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
 
+    # The taxonomy's item counts and the inbox filtered by one theme, each beside the former
+    # rule (a theme's own links, merged duplicates included) run on the same data.
+    repeat = max(3, args.repeat // 5)
+    p50, p95 = timed(lambda: selectors.taxonomy_tree(member=member), repeat)
+    _b50, b95 = timed(lambda: list(Theme.objects.filter(organisation=org)
+                                   .annotate(item_count=Count("feedback_links"))), repeat)
+    print(f"taxonomy, 40 themes' item counts: p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   "
+          f"(own links only: p95 {b95:.1f} ms, ratio {p95 / b95:.2f})")
+    theme = Theme.objects.filter(organisation=org).order_by("pk")[0]
+    theme_id = theme.pk
+    p50, p95 = timed(lambda: selectors.theme_item_count(theme=theme), repeat)
+    print(f"one theme's item count:          p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
+    by_theme = feedback_selectors.FeedbackFilters(theme=[theme_id])
+    p50, p95 = timed(lambda: list(feedback_selectors.feedback_list(
+        member=member, filters=by_theme)[:50]), args.repeat)
+    _b50, b95 = timed(lambda: list(Feedback.objects.filter(organisation=org, pk__in=(
+        FeedbackTheme.objects.filter(theme_id=theme_id).values("feedback_id")))
+        .order_by("-received_at", "-id")[:50]), args.repeat)
+    print(f"inbox by theme, first 50 rows:   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   "
+          f"(own links only: p95 {b95:.1f} ms, ratio {p95 / b95:.2f})")
+
     job = TriageJob.objects.create(organisation=org, kind=TriageJob.Kind.CLUSTER)
     job = emerging.cluster_job_claim(job_id=job.pk)
     started = time.perf_counter()
     job = emerging.cluster_job_run(job=job)
     print(f"clustering run ({job.progress_total:,} candidates): "
           f"{time.perf_counter() - started:6.1f} s — {job.status}: {job.message}")
+    # random vectors form no group: 50 groups of 100 items each stand in for a real run's
+    ids = list(Feedback.objects.filter(organisation=org).values_list("pk", flat=True))
+    chosen = random.Random(args.seed).sample(ids, 5000)
+    for n in range(50):
+        group = EmergingCluster.objects.create(organisation=org, job=job, label=f"group {n}",
+                                               size=100)
+        group.items.set(chosen[n * 100:(n + 1) * 100])
+    p50, p95 = timed(lambda: [c.size_now for c in emerging.cluster_list(member=member)],
+                     args.repeat)
+    groups = emerging.cluster_list(member=member).count()
+    print(f"emerging list ({groups} groups, size today): p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
 
 
 if __name__ == "__main__":

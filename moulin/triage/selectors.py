@@ -5,13 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import (
-    BooleanField,
-    Count,
-    ExpressionWrapper,
-    Q,
-    QuerySet,
-)
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from moulin.accounts.models import Member

@@ -5,6 +5,7 @@ same rule (``training.model_versions_close_stalled``)."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -21,18 +22,23 @@ def job_report(job_id: int, **fields) -> bool:
         updated_at=timezone.now(), **fields))
 
 
-def jobs_close_stalled(*, organisation_id: int, kind: str) -> int:
-    """Close as failed the running jobs of ``kind`` whose worker stopped reporting
-    ``JOB_STALLED_AFTER`` ago (a deploy, a crash); returns how many. Called before a job is
-    shown or polled, so that nobody waits for ever on a job no worker runs."""
+def close_stalled(rows: QuerySet, *, organisation_id: int) -> int:
+    """Close as failed those of ``rows`` (jobs or model versions of one organisation) still
+    running whose worker stopped reporting ``JOB_STALLED_AFTER`` ago (a deploy, a crash);
+    returns how many. Each can then be run again like any failed one."""
     now = timezone.now()
-    stalled = TriageJob.objects.filter(organisation_id=organisation_id, kind=kind,
-                                       status=JobStatus.RUNNING,
-                                       updated_at__lt=now - JOB_STALLED_AFTER)
+    stalled = rows.filter(organisation_id=organisation_id, status=JobStatus.RUNNING,
+                          updated_at__lt=now - JOB_STALLED_AFTER)
     if not stalled.exists():
         return 0
     return stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
                           message=stalled_message(organisation_id))
+
+
+def jobs_close_stalled(*, organisation_id: int, kind: str) -> int:
+    """``close_stalled`` for the jobs of ``kind``: called before a job is shown or polled, so
+    that nobody waits for ever on a job no worker runs."""
+    return close_stalled(TriageJob.objects.filter(kind=kind), organisation_id=organisation_id)
 
 
 def job_active(*, organisation_id: int, kind: str) -> TriageJob | None:

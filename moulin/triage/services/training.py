@@ -33,7 +33,6 @@ from moulin.core.errors import Conflict, DomainError
 from moulin.customers.models import Contact
 from moulin.feedback.models import Feedback
 from moulin.triage.models import (
-    JOB_STALLED_AFTER,
     FeedbackAnalysis,
     FeedbackTheme,
     JobStatus,
@@ -47,7 +46,7 @@ from moulin.triage.services.analysis import (
     embed,
     text_for_analysis,
 )
-from moulin.triage.services.jobs import stalled_message
+from moulin.triage.services.jobs import close_stalled
 from moulin.triage.services.settings import triage_settings_get
 from moulin.triage.vector_store import vector_from_bytes
 
@@ -398,15 +397,8 @@ def _json_safe(value):
 def model_versions_close_stalled(*, organisation_id: int) -> int:
     """Close as failed the trainings whose worker stopped reporting ``JOB_STALLED_AFTER`` ago
     (a deploy, a crash), which said "running" for ever; returns how many. Each is re-run like
-    any failed version (retrain). The same rule as the triage jobs (``jobs.job_active``)."""
-    now = timezone.now()
-    stalled = ModelVersion.objects.filter(organisation_id=organisation_id,
-                                          status=JobStatus.RUNNING,
-                                          updated_at__lt=now - JOB_STALLED_AFTER)
-    if not stalled.exists():
-        return 0
-    return stalled.update(status=JobStatus.FAILED, finished_at=now, updated_at=now,
-                          message=stalled_message(organisation_id))
+    any failed version (retrain). The same rule as the triage jobs (``jobs.close_stalled``)."""
+    return close_stalled(ModelVersion.objects.all(), organisation_id=organisation_id)
 
 
 def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> ModelVersion:

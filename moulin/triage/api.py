@@ -316,10 +316,8 @@ def retrain_model(request: HttpRequest):
             summary="One model version (poll it to follow a training's progress)")
 @policy.requires(MODULE, Action.VIEW)
 def get_model_version(request: HttpRequest, version_id: ObjectId):
-    version = selectors.model_version_get(member=request.member, pk=version_id)
-    if services.model_versions_close_stalled(organisation_id=request.member.organisation_id):
-        version.refresh_from_db()
-    return version
+    return services.model_version_as_it_stands(
+        selectors.model_version_get(member=request.member, pk=version_id))
 
 
 @router.post("/triage/models/{version_id}/activate", response=responses({200: ModelVersionOut}),

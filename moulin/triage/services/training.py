@@ -401,6 +401,15 @@ def model_versions_close_stalled(*, organisation_id: int) -> int:
     return close_stalled(ModelVersion.objects.all(), organisation_id=organisation_id)
 
 
+def model_version_as_it_stands(version: ModelVersion) -> ModelVersion:
+    """``version`` about to be shown or polled: a running one whose worker stopped reporting
+    is closed as failed first (``model_versions_close_stalled``), and read again."""
+    if version.status == JobStatus.RUNNING and model_versions_close_stalled(
+            organisation_id=version.organisation_id):
+        version.refresh_from_db()
+    return version
+
+
 def model_activate(*, actor: Member, origin: Origin, version: ModelVersion) -> ModelVersion:
     """Roll back (or forward) to a finished version: predictions come from it again."""
     if version.organisation_id != actor.organisation_id:

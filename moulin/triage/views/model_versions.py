@@ -109,8 +109,7 @@ def model_version_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = selectors.model_version_get(member=member, pk=pk)  # 404 first
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    if services.model_versions_close_stalled(organisation_id=member.organisation_id):
-        version.refresh_from_db()
+    version = services.model_version_as_it_stands(version)
     themes = selectors.themes_by_id(organisation_id=member.organisation_id)
     metrics = version.metrics or {}
     threshold = selectors.triage_settings(member=member).auto_apply_threshold
@@ -133,8 +132,7 @@ def model_version_progress(request: HttpRequest, pk: int) -> HttpResponse:
     version = selectors.model_version_get(member=request.member, pk=pk)  # 404 first
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    if services.model_versions_close_stalled(organisation_id=request.member.organisation_id):
-        version.refresh_from_db()
+    version = services.model_version_as_it_stands(version)
     return render_form(request, "triage/_training_progress.html", {
         "version": version, "can_manage": policy.can(request.member, MODULE, Action.CHANGE)})
 
